@@ -1,5 +1,46 @@
 //! wolfeo-bulk: moves contacts between CSV files and the Wolfeo API.
+//!
+//! The binary is a thin shell over [`run`]. Modules, by concern:
+//! [`cli`] (flags -> validated config), [`csv_in`] and [`mapping`] (reading hostile CSV,
+//! headers -> fields), [`validate`] (the API's rules, shared with the sandbox), [`api`] (wire
+//! format, client, retry policy), [`limiter`] (the one shared pacer), [`import`] and [`export`]
+//! (one module per subcommand), [`results`] (outcomes and the files that record them),
+//! [`sandbox`] (the local imitation of the API), [`ui`] and [`summary`] (what the user sees).
 
 pub mod api;
+pub mod cli;
+pub mod csv_in;
+pub mod exit;
+// pub mod export;
+pub mod import;
+pub mod limiter;
+pub mod mapping;
+pub mod results;
 pub mod sandbox;
+pub mod secret;
+pub mod shutdown;
+pub mod summary;
+pub mod ui;
 pub mod validate;
+
+use cli::{Cli, Command};
+use exit::{Exit, Fatal};
+
+/// Runs one command to completion and says how the process should exit.
+pub fn run(cli: Cli) -> Result<Exit, Fatal> {
+    let ui = ui::Ui::new(cli.quiet, cli.verbose);
+    match cli.command {
+        Command::Sandbox(args) => sandbox::run(&args)
+            .map(|_| Exit::Ok)
+            .map_err(|e| Fatal::usage(format!("sandbox: {e:#}"))),
+        Command::Import(args) => runtime()?.block_on(import::run(args, ui)),
+        Command::Export(_) => unreachable!(),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Fatal> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::usage(format!("cannot start the async runtime: {e}")))
+}

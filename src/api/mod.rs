@@ -5,6 +5,9 @@
 //! `contact_id`, `gdpr` or `GDPR`, tag ids as integers or numeric strings); rendering always
 //! produces the current (post 2026-05-09) shape.
 
+pub mod client;
+pub mod retry;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};

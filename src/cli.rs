@@ -1,0 +1,216 @@
+//! Command-line surface: what the user typed, and the one place it becomes validated config.
+//!
+//! clap structs hold raw arguments; [`ConnectionArgs::connect`] turns the connection flags into a
+//! [`ClientConfig`] (parsed URL, transport rules, key from the environment or a file, an
+//! in-process sandbox for `--sandbox`). Nothing after that point looks at raw strings. Each
+//! subcommand's own flags live beside its `run` (`import::Args`, `export::Args`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use reqwest::Url;
+
+use crate::api::client::{ClientConfig, is_loopback};
+use crate::api::retry::RetryPolicy;
+use crate::exit::{self, Fatal};
+use crate::limiter::Rate;
+use crate::sandbox::{self, SandboxHandle};
+use crate::secret::{self, ApiKey};
+use crate::ui::Ui;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.wolfeo.me/v1";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wolfeo-bulk",
+    version,
+    about = "Moves contacts between CSV files and the Wolfeo API, at the fastest rate it allows.",
+    after_help = exit::HELP
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// No progress, no summary: only errors (the exit code tells the rest).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// One line per request on stderr (method, path, status, time). Never shows the key.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create contacts from a CSV file (POST /v1/contact per row) and write a results file.
+    #[command(after_help = exit::HELP)]
+    Import(crate::import::Args),
+    /// Write every contact (GET /v1/contacts) to a CSV file that import can read back.
+    #[command(after_help = exit::HELP)]
+    Export(ExportPlaceholder),
+    /// Serve a local imitation of the Wolfeo API until Ctrl-C.
+    Sandbox(sandbox::SandboxArgs),
+}
+
+/// How to reach the API; shared by import and export.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
+    /// API base URL. The key comes from WOLFEO_API_KEY or --api-key-file, never from a flag.
+    #[arg(long, env = "WOLFEO_BASE_URL", default_value = DEFAULT_BASE_URL)]
+    pub base_url: String,
+
+    /// File holding the API key (instead of WOLFEO_API_KEY). Keep it chmod 600.
+    #[arg(long, value_name = "PATH")]
+    pub api_key_file: Option<PathBuf>,
+
+    /// Run against an in-process sandbox on 127.0.0.1 instead of the real API (no key needed).
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s or unlimited.
+    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    pub rate: Rate,
+
+    /// Requests in flight at once (raised automatically when latency × rate needs more).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Retries of a request after a 5xx or a network error.
+    #[arg(long, default_value_t = 5)]
+    pub max_retries: u32,
+
+    /// First back-off delay (doubles each retry, full jitter, capped at 30 s).
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
+    pub retry_base: Duration,
+
+    /// Give up on one HTTP request after this long (it is then retried).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Give up connecting after this long.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+}
+
+impl ConnectionArgs {
+    /// Validates the flags and resolves the key; starts the sandbox for `--sandbox`.
+    pub fn connect(&self, ui: &Ui) -> Result<(ClientConfig, Option<SandboxHandle>), Fatal> {
+        let (base_url, api_key, sandbox) = if self.sandbox {
+            let handle = sandbox::spawn(sandbox::Config::default())
+                .map_err(|e| Fatal::usage(format!("cannot start the sandbox: {e}")))?;
+            ui.info(&format!("sandbox: {}", handle.base_url()));
+            let url = Url::parse(&handle.base_url())
+                .map_err(|e| Fatal::usage(format!("sandbox URL: {e}")))?;
+            let key = ApiKey::new(handle.api_key());
+            (url, key, Some(handle))
+        } else {
+            let url = parse_base_url(&self.base_url)?;
+            let key = secret::load(self.api_key_file.as_deref(), &mut |w| ui.warn(&w))?;
+            (url, key, None)
+        };
+        let config = ClientConfig {
+            base_url,
+            api_key,
+            rate: self.rate,
+            policy: RetryPolicy {
+                max_retries: self.max_retries,
+                base: self.retry_base,
+                ..RetryPolicy::default()
+            },
+            request_timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            max_idle: usize::from(self.concurrency).max(16),
+        };
+        Ok((config, sandbox))
+    }
+}
+
+/// `https://` for any host but loopback, where the sandbox runs on plain http.
+pub fn parse_base_url(raw: &str) -> Result<Url, Fatal> {
+    let url =
+        Url::parse(raw.trim()).map_err(|e| Fatal::usage(format!("--base-url {raw:?}: {e}")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Fatal::usage(format!(
+                "--base-url {url}: plain http is only allowed for 127.0.0.1/localhost; use https://"
+            )));
+        }
+        other => {
+            return Err(Fatal::usage(format!(
+                "--base-url {url}: unsupported scheme {other:?}; use https://"
+            )));
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
+        return Err(Fatal::usage(
+            "--base-url must not carry credentials or a query string; \
+             the key comes from WOLFEO_API_KEY or --api-key-file",
+        ));
+    }
+    Ok(url)
+}
+
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    s.parse()
+}
+
+/// `250ms`, `30s`, `2m`, `1h`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: expected like 250ms, 30s or 2m"))?;
+    let seconds = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration {s:?}: unit must be ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn base_url_transport_rules() {
+        assert!(parse_base_url("https://api.wolfeo.me/v1").is_ok());
+        assert!(parse_base_url("http://127.0.0.1:8080/v1").is_ok());
+        assert!(parse_base_url("http://localhost:8080/v1").is_ok());
+        assert!(parse_base_url("http://api.wolfeo.me/v1").is_err());
+        assert!(parse_base_url("ftp://api.wolfeo.me/v1").is_err());
+        assert!(parse_base_url("https://user:pw@api.wolfeo.me/v1").is_err());
+        assert!(parse_base_url("https://api.wolfeo.me/v1?api_key=x").is_err());
+    }
+}
+#[derive(Debug, clap::Args)]
+pub struct ExportPlaceholder {}

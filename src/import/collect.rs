@@ -1,0 +1,272 @@
+//! The one consumer of outcomes: journal first, then results and rejects in input order.
+//!
+//! Outcomes arrive in completion order. Each is appended to the journal at once (so a crash
+//! loses nothing learned), then held until every earlier row is written, so the results file is
+//! always a valid, ordered prefix. Files are flushed whenever no further outcome is ready, which
+//! batches writes under load and still writes each outcome promptly at 10 rows/s.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+
+use super::journal::Journal;
+use super::send::Refused;
+use crate::api::client::Client;
+use crate::csv_in::InputError;
+use crate::exit::Fatal;
+use crate::results::{Kind, Outcome, RejectsWriter, ResultsWriter};
+use crate::shutdown::Shutdown;
+
+/// A row's final word, as produced by a worker.
+pub struct Done {
+    pub row: u64,
+    pub cells: Vec<String>,
+    pub outcome: Outcome,
+    pub refused: Option<Refused>,
+    /// Replayed from the journal of an earlier run: already recorded there.
+    pub replayed: bool,
+}
+
+/// Why the collector stopped.
+pub enum Stop {
+    Completed,
+    Interrupted,
+    Refused(Refused),
+}
+
+/// Outcome counters, shared with the progress display.
+#[derive(Default)]
+pub struct Counts {
+    done: AtomicU64,
+    by_kind: [AtomicU64; Kind::ALL.len()],
+}
+
+impl Counts {
+    fn add(&self, kind: Kind) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        self.by_kind[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    pub fn get(&self, kind: Kind) -> u64 {
+        self.by_kind[kind.index()].load(Ordering::Relaxed)
+    }
+
+    pub fn by_name(&self) -> BTreeMap<&'static str, u64> {
+        Kind::ALL
+            .iter()
+            .map(|&k| (k.as_str(), self.get(k)))
+            .collect()
+    }
+
+    /// "created 10 · exists 2 · invalid 1", zero counts left out.
+    pub fn detail(&self) -> String {
+        let parts: Vec<String> = Kind::ALL
+            .iter()
+            .filter(|&&k| self.get(k) > 0)
+            .map(|&k| format!("{} {}", k.as_str(), self.get(k)))
+            .collect();
+        if parts.is_empty() {
+            "starting".into()
+        } else {
+            parts.join(" · ")
+        }
+    }
+}
+
+/// In-flight requests: starts at `--concurrency` and grows when rate × latency needs more, so
+/// a slow server does not cap throughput below the rate limit.
+pub struct Gate {
+    slots: Semaphore,
+    size: AtomicUsize,
+    max: usize,
+}
+
+impl Gate {
+    pub fn new(initial: usize, max: usize) -> Self {
+        Gate {
+            slots: Semaphore::new(initial),
+            size: AtomicUsize::new(initial),
+            max: max.max(initial),
+        }
+    }
+
+    pub async fn acquire(&self) -> SemaphorePermit<'_> {
+        self.slots.acquire().await.expect("gate is never closed")
+    }
+
+    pub fn size(&self) -> usize {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    /// Little's law with head-room: in flight = rate × latency × 2, never shrinking.
+    pub fn adapt(&self, rate_per_second: Option<f64>, latency_seconds: f64) {
+        let Some(rate) = rate_per_second else { return };
+        let wanted = ((rate * latency_seconds * 2.0).ceil() as usize + 1).min(self.max);
+        let current = self.size();
+        if wanted > current {
+            self.size.store(wanted, Ordering::Relaxed);
+            self.slots.add_permits(wanted - current);
+        }
+    }
+}
+
+pub struct Collector {
+    results: ResultsWriter,
+    rejects: RejectsWriter,
+    journal: Option<Journal>,
+    counts: Arc<Counts>,
+    next_row: u64,
+    waiting: BTreeMap<u64, (Vec<String>, Outcome, OwnedSemaphorePermit)>,
+}
+
+impl Collector {
+    pub fn new(
+        results: ResultsWriter,
+        rejects: RejectsWriter,
+        journal: Option<Journal>,
+        counts: Arc<Counts>,
+    ) -> Self {
+        Collector {
+            results,
+            rejects,
+            journal,
+            counts,
+            next_row: 1,
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// Drains the stream. A refusal (401/403) stops new sends but every row still gets a line.
+    pub async fn run(
+        &mut self,
+        stream: impl Stream<Item = (Result<Done, InputError>, OwnedSemaphorePermit)>,
+        shutdown: &Shutdown,
+        client: Option<&Client>,
+        gate: &Gate,
+    ) -> Result<Stop, Fatal> {
+        let mut stream = std::pin::pin!(stream);
+        let mut refused: Option<Refused> = None;
+        let mut since_adapt = 0u32;
+        loop {
+            let next = match stream.next().now_or_never() {
+                Some(item) => item,
+                None => {
+                    self.flush().map_err(write_fatal)?;
+                    stream.next().await
+                }
+            };
+            let Some((item, permit)) = next else { break };
+            let done = match item {
+                Ok(done) => done,
+                Err(e) => {
+                    self.flush().map_err(write_fatal)?;
+                    return Err(Fatal::usage(e.to_string()));
+                }
+            };
+            if let Some(r) = done.refused
+                && refused.is_none()
+            {
+                refused = Some(r);
+                // Stop everyone: the reader marks the rest not_attempted.
+                shutdown.trigger();
+            }
+            self.accept(done.row, done.cells, done.outcome, done.replayed, permit)
+                .map_err(write_fatal)?;
+            since_adapt += 1;
+            if since_adapt >= 16
+                && let Some(client) = client
+            {
+                since_adapt = 0;
+                gate.adapt(client.rate_per_second(), client.latency_seconds());
+            }
+        }
+        self.flush().map_err(write_fatal)?;
+        Ok(match refused {
+            Some(r) => Stop::Refused(r),
+            None if shutdown.is_triggered() => Stop::Interrupted,
+            None => Stop::Completed,
+        })
+    }
+
+    fn accept(
+        &mut self,
+        row: u64,
+        cells: Vec<String>,
+        outcome: Outcome,
+        replayed: bool,
+        permit: OwnedSemaphorePermit,
+    ) -> std::io::Result<()> {
+        if let Some(journal) = &mut self.journal
+            && !replayed
+            && !matches!(outcome.kind, Kind::NotAttempted | Kind::WouldCreate)
+        {
+            journal.record(row, &outcome)?;
+        }
+        self.counts.add(outcome.kind);
+        self.waiting.insert(row, (cells, outcome, permit));
+        while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
+            self.results.write(self.next_row, &cells, &outcome)?;
+            if outcome.kind.is_reject() {
+                self.rejects.write(&cells)?;
+            }
+            self.next_row += 1;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(journal) = &mut self.journal {
+            journal.flush()?;
+        }
+        self.results.flush()?;
+        self.rejects.flush()
+    }
+
+    /// Flushes everything and hands the journal back for its end marker.
+    pub fn finish(mut self) -> std::io::Result<Option<Journal>> {
+        self.flush()?;
+        Ok(self.journal)
+    }
+}
+
+fn write_fatal(e: std::io::Error) -> Fatal {
+    Fatal::usage(format!("writing results: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_grows_with_latency_and_never_shrinks() {
+        let gate = Gate::new(16, 256);
+        gate.adapt(Some(10.0), 0.3);
+        assert_eq!(gate.size(), 16);
+        gate.adapt(Some(10.0), 2.0);
+        assert_eq!(gate.size(), 41);
+        gate.adapt(Some(10.0), 0.1);
+        assert_eq!(gate.size(), 41);
+        gate.adapt(Some(1000.0), 10.0);
+        assert_eq!(gate.size(), 256);
+        gate.adapt(None, 99.0);
+        assert_eq!(gate.size(), 256);
+    }
+
+    #[test]
+    fn counts_detail_skips_zeroes() {
+        let c = Counts::default();
+        assert_eq!(c.detail(), "starting");
+        c.add(Kind::Created);
+        c.add(Kind::Created);
+        c.add(Kind::Invalid);
+        assert_eq!(c.detail(), "created 2 · invalid 1");
+        assert_eq!(c.done(), 3);
+    }
+}

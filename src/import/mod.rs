@@ -1,0 +1,633 @@
+//! `wolfeo-bulk import`: CSV rows -> `POST /v1/contact`, one results line per row.
+//!
+//! Shape (after oha): a reader thread parses, validates and de-duplicates rows ([`plan`]); a
+//! stream pulls them with back-pressure, sends up to N at once through the one shared pacer
+//! ([`send`]); a single collector ([`collect`]) owns the results, rejects and journal files, the
+//! counters and the ordering. No task per row, no lock held across an await. Memory is bounded
+//! by the reorder window, not by the file.
+
+mod collect;
+pub mod journal;
+pub mod plan;
+mod scan;
+pub mod send;
+pub mod tags;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::api::client::Client;
+use crate::cli::ConnectionArgs;
+use crate::csv_in::{self, CsvInput, Encoding, Record, Source};
+use crate::exit::{Exit, Fatal};
+use crate::mapping::{self, Field, Mapping};
+use crate::results::{Kind, Outcome, RejectsWriter, ResultsWriter};
+use crate::shutdown::Shutdown;
+use crate::summary::Summary;
+use crate::ui::{Reporter, Status, Ui};
+use collect::{Collector, Counts};
+use journal::{EndState, Journal, RunHeader};
+use plan::{Job, Planner, Work};
+use send::{OnExists, RowSender};
+
+/// How far the reader may run ahead of the first row without an outcome. Bounds memory when
+/// one row sits in a long back-off while the others complete.
+const REORDER_WINDOW: usize = 8192;
+/// How long in-flight requests may finish after Ctrl-C before they are recorded as unknown.
+const GRACE: Duration = Duration::from_secs(10);
+/// Upper bound for the adaptive concurrency.
+const MAX_IN_FLIGHT: usize = 256;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// CSV file with a header row, or - for standard input.
+    pub input: String,
+
+    /// Results file (default: <input stem>.results.csv beside the input).
+    #[arg(long, value_name = "PATH")]
+    pub results: Option<PathBuf>,
+
+    /// Invalid and failed rows with the original header (default: <input stem>.rejects.csv).
+    #[arg(long, value_name = "PATH")]
+    pub rejects: Option<PathBuf>,
+
+    /// Map a column to a field, overriding the built-in aliases: --map "E-mail Address=email".
+    /// Use "Column=-" to ignore a column. Repeatable.
+    #[arg(long = "map", value_name = "COLUMN=FIELD", value_parser = mapping::parse_map_arg)]
+    pub map: Vec<(String, String)>,
+
+    /// Read, map and validate without sending; results say would_create or invalid.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Continue an interrupted or aborted run of the same input and results file.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Start over even though the results file belongs to an unfinished run.
+    #[arg(long, conflicts_with = "resume")]
+    pub restart: bool,
+
+    /// What to do when the contact already exists (409).
+    #[arg(long, value_enum, default_value = "skip")]
+    pub on_exists: OnExists,
+
+    /// Create tags named in a `tags` column that the account does not have yet.
+    #[arg(long)]
+    pub create_missing_tags: bool,
+
+    /// Field delimiter (default: detected; comma unless ';' or tab clearly wins): , ; tab |
+    #[arg(long, value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// Input encoding when not UTF-8: windows-1252, latin1, utf-16.
+    #[arg(long)]
+    pub encoding: Option<Encoding>,
+
+    /// Also write the summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+pub fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => {
+            Ok(s.as_bytes()[0])
+        }
+        _ => Err(format!(
+            "invalid delimiter {s:?}: use one ASCII character such as , ; | or tab"
+        )),
+    }
+}
+
+/// Where the results and rejects go by default: beside the input, named after its stem.
+fn default_path(input: &Source, suffix: &str) -> PathBuf {
+    match input {
+        Source::Path(p) => {
+            let stem = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "import".into());
+            p.with_file_name(format!("{stem}.{suffix}.csv"))
+        }
+        Source::Stdin => PathBuf::from(format!("stdin.{suffix}.csv")),
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct ImportSummary<'a> {
+    input: &'a str,
+    results: String,
+    rejects: String,
+    dry_run: bool,
+    resumed: bool,
+    rows: u64,
+    outcomes: std::collections::BTreeMap<&'static str, u64>,
+    requests: u64,
+    throttled_429: u64,
+    retries: u64,
+    elapsed_seconds: f64,
+    achieved_requests_per_second: f64,
+    dialect: String,
+    mapping: String,
+    unmapped_columns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    eta_seconds_at_rate: Option<f64>,
+    exit_code: i32,
+}
+
+pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
+    let started = Instant::now();
+    let source = if args.input == "-" {
+        Source::Stdin
+    } else {
+        Source::Path(PathBuf::from(&args.input))
+    };
+    let options = csv_in::Options {
+        delimiter: args.delimiter,
+        encoding: args.encoding,
+        ..csv_in::Options::default()
+    };
+    let scan = match &source {
+        Source::Path(path) => Some(scan::scan(path, &options)?),
+        Source::Stdin => None,
+    };
+    let input = CsvInput::open(&source, &options).map_err(|e| Fatal::usage(e.to_string()))?;
+    let headers = input.headers().to_vec();
+    let mapping = Mapping::resolve(&headers, &args.map)
+        .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;
+    let results_path = args
+        .results
+        .clone()
+        .unwrap_or_else(|| default_path(&source, "results"));
+    let rejects_path = args
+        .rejects
+        .clone()
+        .unwrap_or_else(|| default_path(&source, "rejects"));
+    if let Source::Path(p) = &source
+        && same_file(p, &results_path)
+    {
+        return Err(Fatal::usage("--results must not be the input file"));
+    }
+
+    let header = RunHeader {
+        version: journal::VERSION,
+        input: args.input.clone(),
+        input_size: scan.as_ref().map_or(0, |s| s.size),
+        input_hash: scan.as_ref().map_or_else(String::new, |s| s.hash.clone()),
+        mapping: mapping.describe(&headers),
+        on_exists: args.on_exists.as_str().to_string(),
+        started_at: chrono::Utc::now(),
+    };
+    let journal_path = journal::path_for(&results_path);
+    let (journal_file, previous) = Journal::lock(&journal_path, &results_path)?;
+    let previous = match previous {
+        Some(p) if args.resume => {
+            if matches!(source, Source::Stdin) {
+                return Err(Fatal::usage(
+                    "--resume needs the input as a file, not standard input",
+                ));
+            }
+            if let Some(why) = p.mismatch(&header) {
+                return Err(Fatal::usage(format!(
+                    "cannot resume {}: {why}",
+                    results_path.display()
+                )));
+            }
+            Some(p)
+        }
+        None if args.resume => {
+            return Err(Fatal::usage(format!(
+                "cannot resume: no earlier run wrote {}",
+                results_path.display()
+            )));
+        }
+        Some(p) if p.unfinished() && !args.restart => {
+            return Err(Fatal::usage(format!(
+                "{} belongs to an unfinished run ({} rows settled); pass --resume to continue it \
+                 or --restart to start over",
+                results_path.display(),
+                p.settled()
+            )));
+        }
+        _ => None,
+    };
+    let resumed = previous.is_some();
+    let run_started = previous
+        .as_ref()
+        .map_or(header.started_at, |p| p.header.started_at);
+    let journal = if args.dry_run {
+        None
+    } else if resumed {
+        Some(Journal::append(journal_file).map_err(|e| io_fatal(&journal_path, e))?)
+    } else {
+        Some(Journal::start(journal_file, &header).map_err(|e| io_fatal(&journal_path, e))?)
+    };
+
+    let shutdown = Shutdown::new();
+    let (client, _sandbox) = if args.dry_run {
+        (None, None)
+    } else {
+        let (config, sandbox) = args.connection.connect(&ui)?;
+        let client = Client::new(&config, Arc::clone(&shutdown), Arc::clone(&ui))
+            .map_err(|e| Fatal::usage(format!("{e:#}")))?;
+        (Some(Arc::new(client)), sandbox)
+    };
+    let tags = match (&client, mapping.column(Field::Tags)) {
+        (Some(client), Some(column)) => Some(
+            tags::prepare(
+                client,
+                &source,
+                &options,
+                column,
+                args.create_missing_tags,
+                &ui,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+
+    let results =
+        ResultsWriter::create(&results_path, &headers).map_err(|e| io_fatal(&results_path, e))?;
+    let rejects =
+        RejectsWriter::create(&rejects_path, &headers).map_err(|e| io_fatal(&rejects_path, e))?;
+
+    let dialect = input.dialect().to_string();
+    let unmapped: Vec<String> = mapping
+        .unmapped()
+        .iter()
+        .map(|&i| headers[i].clone())
+        .collect();
+    ui.info(&format!(
+        "import {} ({dialect}); mapping: {}{}",
+        input.source_name(),
+        mapping.describe(&headers),
+        if unmapped.is_empty() {
+            String::new()
+        } else {
+            format!("; not sent: {}", unmapped.join(", "))
+        }
+    ));
+    if resumed {
+        ui.info(&format!(
+            "resuming: {} rows already settled are not sent again",
+            previous.as_ref().map_or(0, |p| p.settled())
+        ));
+    }
+
+    let interrupted_message = resume_command(&results_path);
+    let ui_for_signal = Arc::clone(&ui);
+    shutdown.listen_for_signals(move || {
+        ui_for_signal.warn(&format!(
+            "interrupt: finishing requests in flight (up to {}s), then stopping",
+            GRACE.as_secs()
+        ))
+    });
+
+    // Reader thread -> bounded channel -> ordered window -> concurrent senders -> collector.
+    let (tx, rx) = mpsc::channel::<Result<Job, csv_in::InputError>>(1024);
+    let planner = Planner::new(mapping, headers.clone(), tags, previous, args.dry_run);
+    let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown));
+
+    let counts = Arc::new(Counts::default());
+    let total = scan.as_ref().map(|s| s.records_estimate);
+    let reporter = Reporter::start(&ui, "import", "rows", total, {
+        let counts = Arc::clone(&counts);
+        let client = client.clone();
+        move || Status {
+            done: counts.done(),
+            detail: counts.detail(),
+            paused: client.as_ref().and_then(|c| c.pacer().pause_remaining()),
+        }
+    });
+
+    let window = Arc::new(Semaphore::new(REORDER_WINDOW));
+    let gate = Arc::new(collect::Gate::new(
+        usize::from(args.connection.concurrency),
+        MAX_IN_FLIGHT,
+    ));
+    let sender = client.as_ref().map(|client| {
+        Arc::new(RowSender {
+            client: Arc::clone(client),
+            on_exists: args.on_exists,
+            run_started,
+        })
+    });
+    let jobs = tokio_stream_from(rx)
+        .then(|item| {
+            let window = Arc::clone(&window);
+            async move {
+                let permit = window.acquire_owned().await.expect("window is never closed");
+                (item, permit)
+            }
+        })
+        .map(|(item, permit)| {
+            let sender = sender.clone();
+            let shutdown = Arc::clone(&shutdown);
+            let gate = Arc::clone(&gate);
+            async move {
+                let job = match item {
+                    Ok(job) => job,
+                    Err(e) => return (Err(e), permit),
+                };
+                let Job { row, cells, work } = job;
+                let (outcome, refused, replayed) = match (work, sender) {
+                    (Work::Done(outcome), _) => (outcome, None, false),
+                    (Work::Settled(outcome), _) => (outcome, None, true),
+                    (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), None, false),
+                    (Work::Send(payload), Some(sender)) => {
+                        let _slot = gate.acquire().await;
+                        let (o, r) = tokio::select! {
+                            r = sender.send(&payload) => r,
+                            _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
+                                let mut o = Outcome::new(Kind::Failed)
+                                    .with_message("interrupted while in flight; --resume will check it");
+                                o.attempts = 1;
+                                (o, None)
+                            }
+                        };
+                        (o, r, false)
+                    }
+                };
+                (Ok(collect::Done { row, cells, outcome, refused, replayed }), permit)
+            }
+        })
+        .buffer_unordered(MAX_IN_FLIGHT);
+
+    let mut collector = Collector::new(results, rejects, journal, Arc::clone(&counts));
+    let collected = collector
+        .run(jobs, &shutdown, client.as_deref(), &gate)
+        .await;
+    reporter.finish();
+    reader.join().ok();
+    let finish = collector.finish();
+
+    let (state, fatal) = match collected {
+        Err(e) => (EndState::Interrupted, Some(e)),
+        Ok(collect::Stop::Refused(r)) => (EndState::Aborted, Some(refused_fatal(r))),
+        Ok(collect::Stop::Interrupted) => (EndState::Interrupted, None),
+        Ok(collect::Stop::Completed) if shutdown.is_triggered() => (EndState::Interrupted, None),
+        Ok(collect::Stop::Completed) => (EndState::Completed, None),
+    };
+    let finish_result = finish.and_then(|mut journal| match journal.as_mut() {
+        Some(j) => j.end(state),
+        None => Ok(()),
+    });
+    if args.dry_run {
+        std::fs::remove_file(&journal_path).ok();
+    }
+    finish_result.map_err(|e| io_fatal(&results_path, e))?;
+
+    let exit = match (&fatal, state) {
+        (Some(f), _) => f.exit,
+        (None, EndState::Interrupted) => Exit::Interrupted,
+        _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
+        _ => Exit::Ok,
+    };
+
+    let elapsed = started.elapsed().as_secs_f64();
+    let (requests, throttled, retries) = client.as_ref().map_or((0, 0, 0), |c| {
+        use crate::api::client::ClientStats as S;
+        let s = c.stats();
+        (
+            S::get(&s.requests),
+            S::get(&s.throttled),
+            S::get(&s.retries),
+        )
+    });
+    let eta = args.dry_run.then(|| {
+        let to_send = counts.get(Kind::WouldCreate) as f64;
+        args.connection
+            .rate
+            .per_second()
+            .map_or(0.0, |r| to_send / r)
+    });
+    let summary = ImportSummary {
+        input: &args.input,
+        results: results_path.display().to_string(),
+        rejects: rejects_path.display().to_string(),
+        dry_run: args.dry_run,
+        resumed,
+        rows: counts.done(),
+        outcomes: counts.by_name(),
+        requests,
+        throttled_429: throttled,
+        retries,
+        elapsed_seconds: elapsed,
+        achieved_requests_per_second: if elapsed > 0.0 {
+            requests as f64 / elapsed
+        } else {
+            0.0
+        },
+        dialect,
+        mapping: header.mapping.clone(),
+        unmapped_columns: unmapped,
+        eta_seconds_at_rate: eta,
+        exit_code: exit.code(),
+    };
+    print_summary(&ui, &summary, args.connection.rate);
+    if let Some(path) = &args.summary_json {
+        crate::summary::write_json(path, &summary)?;
+    }
+    match (fatal, state) {
+        (Some(f), _) => Err(f),
+        (None, EndState::Interrupted) => {
+            ui.warn(&format!("interrupted; to continue: {interrupted_message}"));
+            Ok(Exit::Interrupted)
+        }
+        _ => Ok(exit),
+    }
+}
+
+fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate) {
+    let mut t = Summary::new(if s.dry_run {
+        "import (dry run)"
+    } else {
+        "import"
+    });
+    t.row("rows", s.rows.to_string());
+    for (name, n) in &s.outcomes {
+        if *n > 0 {
+            t.row(name, n.to_string());
+        }
+    }
+    if !s.dry_run {
+        t.row(
+            "requests",
+            format!(
+                "{} (429s: {}, retries: {})",
+                s.requests, s.throttled_429, s.retries
+            ),
+        );
+    }
+    t.row(
+        "elapsed",
+        format!(
+            "{}{}",
+            crate::ui::human_duration(Duration::from_secs_f64(s.elapsed_seconds)),
+            if s.dry_run {
+                String::new()
+            } else {
+                format!(
+                    " ({:.2} requests/s, limit {rate})",
+                    s.achieved_requests_per_second
+                )
+            }
+        ),
+    );
+    if let Some(eta) = s.eta_seconds_at_rate {
+        t.row(
+            "ETA",
+            format!(
+                "{} to send at {rate}",
+                crate::ui::human_duration(Duration::from_secs_f64(eta))
+            ),
+        );
+    }
+    t.row("results", s.results.clone());
+    if s.outcomes.get("invalid").copied().unwrap_or(0)
+        + s.outcomes.get("failed").copied().unwrap_or(0)
+        > 0
+    {
+        t.row("rejects", s.rejects.clone());
+    }
+    if !s.unmapped_columns.is_empty() {
+        t.row("unmapped", s.unmapped_columns.join(", "));
+    }
+    t.row("dialect", s.dialect.clone());
+    ui.info(&t.render());
+}
+
+fn refused_fatal(r: send::Refused) -> Fatal {
+    let hint = if r.status == 401 {
+        "check WOLFEO_API_KEY / --api-key-file: the key must exist, be enabled, and belong to a paid account"
+    } else {
+        "the key or account has no access: check the key's permissions and the plan's contact limit"
+    };
+    Fatal::aborted(format!(
+        "aborted: the API refused the request ({} {}); {hint}. Rows not sent are marked not_attempted; \
+         fix the cause and rerun with --resume",
+        r.status, r.message
+    ))
+}
+
+/// The command that continues this run, for the interrupt message.
+fn resume_command(results: &Path) -> String {
+    let mut words: Vec<String> = std::env::args()
+        .filter(|a| a != "--restart" && a != "--resume")
+        .map(|a| shell_quote(&a))
+        .collect();
+    if words.is_empty() {
+        words.push("wolfeo-bulk".into());
+    }
+    words.push("--resume".into());
+    if !std::env::args().any(|a| a == "--results" || a.starts_with("--results=")) {
+        words.push(format!(
+            "--results {}",
+            shell_quote(&results.display().to_string())
+        ));
+    }
+    words.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn io_fatal(path: &Path, e: std::io::Error) -> Fatal {
+    Fatal::usage(format!("{}: {e}", path.display()))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+fn spawn_reader(
+    mut input: CsvInput,
+    mut planner: Planner,
+    tx: mpsc::Sender<Result<Job, csv_in::InputError>>,
+    shutdown: Arc<Shutdown>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("csv-reader".into())
+        .spawn(move || {
+            let mut record = Record::default();
+            loop {
+                match input.read_record(&mut record) {
+                    Ok(false) => return,
+                    Ok(true) => {
+                        let work = planner.plan(&record, shutdown.is_triggered());
+                        let job = Job {
+                            row: record.number,
+                            cells: std::mem::take(&mut record.fields),
+                            work,
+                        };
+                        if tx.blocking_send(Ok(job)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e));
+                        return;
+                    }
+                }
+            }
+        })
+        .expect("spawning the reader thread")
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_paths_sit_beside_the_input() {
+        let p = default_path(&Source::Path("/data/contacts.csv".into()), "results");
+        assert_eq!(p, PathBuf::from("/data/contacts.results.csv"));
+        assert_eq!(
+            default_path(&Source::Stdin, "rejects"),
+            PathBuf::from("stdin.rejects.csv")
+        );
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(parse_delimiter(";"), Ok(b';'));
+        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
+        assert!(parse_delimiter("ab").is_err());
+        assert!(parse_delimiter("\"").is_err());
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("contacts.csv"), "contacts.csv");
+        assert_eq!(shell_quote("my file.csv"), "'my file.csv'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+}

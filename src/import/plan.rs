@@ -1,0 +1,234 @@
+//! Decides, for each CSV record, whether it is sent and with which JSON body.
+//!
+//! Runs on the reader thread, off the async runtime: map the cells, build the exact payload,
+//! validate it with the server's own rules ([`crate::validate`]), drop in-file duplicates, and
+//! apply what a previous run already settled. Everything decided here becomes a [`Work::Done`]
+//! outcome without touching the network.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::csv_in::{Record, sanitize_for_message};
+use crate::import::journal::Previous;
+use crate::mapping::{Field, Mapping};
+use crate::results::{Kind, Outcome};
+use crate::validate::{self, Mode};
+
+/// One record on its way through the pipeline.
+pub struct Job {
+    pub row: u64,
+    pub cells: Vec<String>,
+    pub work: Work,
+}
+
+pub enum Work {
+    Send(Payload),
+    /// Decided here (invalid, duplicate, dry run, not attempted).
+    Done(Outcome),
+    /// Settled by a previous run of this import: replayed from its journal.
+    Settled(Outcome),
+}
+
+pub struct Payload {
+    pub body: Bytes,
+    pub email: String,
+    /// A previous run may already have sent this row: a 409 must be looked up, not trusted.
+    pub maybe_sent_before: bool,
+}
+
+/// Fields copied as strings, in payload order.
+const TEXT_FIELDS: [(Field, &str); 4] = [
+    (Field::FirstName, "first_name"),
+    (Field::LastName, "last_name"),
+    (Field::TagIds, "tag_ids"),
+    (Field::SequenceIds, "sequence_ids"),
+];
+const BOOL_FIELDS: [(Field, &str); 2] = [
+    (Field::EmailMarketing, "email_marketing"),
+    (Field::Gdpr, "gdpr"),
+];
+
+/// Tag names (lower-case) to ids, for a `tags` column of names.
+pub type TagIndex = HashMap<String, u64>;
+
+pub struct Planner {
+    mapping: Mapping,
+    headers: Vec<String>,
+    tags: Option<TagIndex>,
+    /// 64-bit hash of the lower-cased email -> first row: 16 bytes a row, not the strings.
+    seen: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    previous: Option<Previous>,
+    dry_run: bool,
+}
+
+impl Planner {
+    pub fn new(
+        mapping: Mapping,
+        headers: Vec<String>,
+        tags: Option<TagIndex>,
+        previous: Option<Previous>,
+        dry_run: bool,
+    ) -> Self {
+        Planner {
+            mapping,
+            headers,
+            tags,
+            seen: HashMap::default(),
+            previous,
+            dry_run,
+        }
+    }
+
+    /// `stopping`: the run is winding down; rows not settled yet are not attempted.
+    pub fn plan(&mut self, record: &Record, stopping: bool) -> Work {
+        let row = record.number;
+        if let Some(problem) = &record.problem {
+            let mut message = problem.message(&self.headers);
+            if record.fields.len() > self.headers.len() {
+                let extra: Vec<&str> = record.fields[self.headers.len()..]
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                message.push_str(&format!(
+                    "; extra cells: {}",
+                    sanitize_for_message(&extra.join(" | "), 200)
+                ));
+            }
+            let mut outcome = Outcome::new(Kind::Invalid).with_message(message);
+            outcome.error_code = Some("MALFORMED_ROW".into());
+            return Work::Done(outcome);
+        }
+        let payload = match self.payload(&record.fields) {
+            Ok(p) => p,
+            Err(outcome) => return Work::Done(outcome),
+        };
+        if let Err(rejection) = validate::check_contact(&payload, Mode::Create) {
+            let error = rejection.to_api_error();
+            let mut outcome = Outcome::new(Kind::Invalid).with_message(error.message);
+            outcome.error_code = Some(error.code);
+            outcome.details = error.details;
+            return Work::Done(outcome);
+        }
+        let email = payload
+            .get("email")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let key = xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes());
+        if let Some(first) = self.seen.get(&key) {
+            return Work::Done(
+                Outcome::new(Kind::Duplicate)
+                    .with_message(format!("same email as row {first}; not sent")),
+            );
+        }
+        self.seen.insert(key, row);
+        if let Some(previous) = &self.previous
+            && let Some(settled) = previous.settled_outcome(row)
+        {
+            return Work::Settled(settled.clone());
+        }
+        if self.dry_run {
+            return Work::Done(Outcome::new(Kind::WouldCreate));
+        }
+        if stopping {
+            return Work::Done(Outcome::new(Kind::NotAttempted));
+        }
+        let body = serde_json::to_vec(&payload).expect("a JSON map always serializes");
+        Work::Send(Payload {
+            body: Bytes::from(body),
+            email,
+            maybe_sent_before: self.previous.as_ref().is_some_and(|p| p.maybe_sent(row)),
+        })
+    }
+
+    /// The JSON body exactly as it will be sent: cells trimmed, empty cells left out, boolean
+    /// spellings turned into JSON booleans, everything else as written (no numeric casting).
+    fn payload(&self, cells: &[String]) -> Result<Map<String, Value>, Outcome> {
+        let cell = |field: Field| {
+            self.mapping
+                .column(field)
+                .and_then(|i| cells.get(i))
+                .map(|c| c.trim())
+                .filter(|c| !c.is_empty())
+        };
+        let mut map = Map::new();
+        if let Some(email) = cell(Field::Email) {
+            map.insert("email".into(), Value::String(email.to_string()));
+        }
+        for (field, key) in TEXT_FIELDS {
+            if let Some(v) = cell(field) {
+                map.insert(key.into(), Value::String(v.to_string()));
+            }
+        }
+        for (field, key) in BOOL_FIELDS {
+            if let Some(v) = cell(field) {
+                let value = match validate::parse_bool_cell(v) {
+                    Some(b) => Value::Bool(b),
+                    None => Value::String(v.to_string()),
+                };
+                map.insert(key.into(), value);
+            }
+        }
+        if let Some(names) = cell(Field::Tags) {
+            let ids = self.resolve_tags(names)?;
+            if !ids.is_empty() {
+                let merged = match map.get("tag_ids").and_then(Value::as_str) {
+                    Some(existing) => format!("{existing},{ids}"),
+                    None => ids,
+                };
+                map.insert("tag_ids".into(), Value::String(merged));
+            }
+        }
+        Ok(map)
+    }
+
+    /// `tags` cells hold names separated by commas (or `|`/`;`), resolved with `GET /v1/tags`.
+    fn resolve_tags(&self, names: &str) -> Result<String, Outcome> {
+        let Some(index) = &self.tags else {
+            return Ok(String::new());
+        };
+        let mut ids = Vec::new();
+        for name in split_tag_names(names) {
+            match index.get(&name.to_lowercase()) {
+                Some(id) => ids.push(id.to_string()),
+                None => {
+                    let mut outcome = Outcome::new(Kind::Invalid).with_message(format!(
+                        "Tag not found: {} (use --create-missing-tags to create it)",
+                        sanitize_for_message(name, 80)
+                    ));
+                    outcome.error_code = Some(crate::api::codes::NOT_FOUND.into());
+                    return Err(outcome);
+                }
+            }
+        }
+        Ok(ids.join(","))
+    }
+}
+
+/// Splits a cell of tag names; empty items are ignored.
+pub fn split_tag_names(cell: &str) -> impl Iterator<Item = &str> {
+    cell.split([',', '|', ';'])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+}
+
+/// The keys are already xxh3 hashes; hashing them again would only cost time.
+#[derive(Default)]
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}

@@ -1,0 +1,198 @@
+//! The one pacer every request of a run waits on.
+//!
+//! A single `governor` limiter with a burst of 1 spaces requests evenly, so no window of the
+//! server's limit can ever see more than its share, whatever the window's phase. A 429 pauses the
+//! whole pipeline through the same object ([`Pacer::pause_for`]), not just the row that hit it.
+//! Import and export both build exactly one `Pacer` and share it with every worker; retries wait
+//! on it too.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use tokio::time::Instant;
+
+/// Requests are spaced this much wider than the nominal rate, to absorb scheduler and network
+/// jitter: two requests sent exactly 100 ms apart can arrive 99 ms apart and overflow a window.
+pub const SAFETY_MARGIN: f64 = 0.01;
+
+/// A request rate such as `10/s`, `600/min` or `unlimited`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    Unlimited,
+    PerPeriod { requests: u32, period: Duration },
+}
+
+impl Rate {
+    /// The documented ceiling of the API: 600 requests per minute.
+    pub const API_DEFAULT: Rate = Rate::PerPeriod {
+        requests: 10,
+        period: Duration::from_secs(1),
+    };
+
+    pub fn per_second(&self) -> Option<f64> {
+        match self {
+            Rate::Unlimited => None,
+            Rate::PerPeriod { requests, period } => Some(*requests as f64 / period.as_secs_f64()),
+        }
+    }
+
+    /// Time between two requests, margin included.
+    pub fn interval(&self) -> Option<Duration> {
+        self.per_second()
+            .map(|r| Duration::from_secs_f64((1.0 + SAFETY_MARGIN) / r))
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if matches!(s, "unlimited" | "off" | "none") {
+            return Ok(Rate::Unlimited);
+        }
+        let bad = || format!("invalid rate {s:?}: expected like 10/s, 600/min, 5/2s or unlimited");
+        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+        let requests: u32 = n.trim().parse().map_err(|_| bad())?;
+        if requests == 0 {
+            return Err(format!("invalid rate {s:?}: must be at least 1 request"));
+        }
+        let unit = unit.trim();
+        let digits = unit
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(unit.len());
+        let count: u64 = if digits == 0 {
+            1
+        } else {
+            unit[..digits].parse().map_err(|_| bad())?
+        };
+        let seconds = match &unit[digits..] {
+            "ms" => return per(requests, Duration::from_millis(count)).ok_or_else(bad),
+            "s" | "sec" | "second" => 1,
+            "m" | "min" | "minute" => 60,
+            "h" | "hour" => 3600,
+            _ => return Err(bad()),
+        };
+        per(requests, Duration::from_secs(count * seconds)).ok_or_else(bad)
+    }
+}
+
+fn per(requests: u32, period: Duration) -> Option<Rate> {
+    (!period.is_zero()).then_some(Rate::PerPeriod { requests, period })
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.per_second() {
+            None => f.write_str("unlimited"),
+            Some(r) => write!(f, "{r:.4}/s").map(|_| ()),
+        }
+    }
+}
+
+/// The shared limiter plus the pipeline-wide 429 pause.
+pub struct Pacer {
+    limiter: Option<DefaultDirectRateLimiter>,
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    pub fn new(rate: Rate) -> Self {
+        let limiter = rate.interval().map(|interval| {
+            let quota = Quota::with_period(interval.max(Duration::from_nanos(1)))
+                .expect("interval is non-zero")
+                .allow_burst(NonZeroU32::MIN);
+            RateLimiter::direct(quota)
+        });
+        Pacer {
+            limiter,
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Waits until this caller may send one request.
+    pub async fn ready(&self) {
+        loop {
+            self.wait_pause().await;
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
+            // A 429 may have arrived while we waited for a token.
+            if self.pause_remaining().is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Stops every worker until `d` from now (extends, never shortens, a running pause).
+    pub fn pause_for(&self, d: Duration) {
+        let until = Instant::now() + d;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    /// How long the current 429 pause still lasts, if any.
+    pub fn pause_remaining(&self) -> Option<Duration> {
+        let paused = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        paused
+            .map(|p| p.saturating_duration_since(Instant::now()))
+            .filter(|d| !d.is_zero())
+    }
+
+    async fn wait_pause(&self) {
+        while let Some(d) = self.pause_remaining() {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rates() {
+        let ten = Rate::from_str("10/s").unwrap();
+        assert_eq!(ten.per_second(), Some(10.0));
+        assert_eq!(Rate::from_str("600/min").unwrap().per_second(), Some(10.0));
+        assert_eq!(Rate::from_str("60/6s").unwrap().per_second(), Some(10.0));
+        assert_eq!(Rate::from_str("5/500ms").unwrap().per_second(), Some(10.0));
+        assert_eq!(Rate::from_str("unlimited").unwrap(), Rate::Unlimited);
+        for bad in ["", "10", "0/s", "10/fortnight", "x/s", "10/0s"] {
+            assert!(Rate::from_str(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn interval_keeps_a_margin_below_the_nominal_rate() {
+        let i = Rate::API_DEFAULT.interval().unwrap();
+        assert!(i > Duration::from_millis(100) && i < Duration::from_millis(102));
+    }
+
+    #[tokio::test]
+    async fn pause_extends_but_never_shortens() {
+        let pacer = Pacer::new(Rate::Unlimited);
+        assert!(pacer.pause_remaining().is_none());
+        pacer.pause_for(Duration::from_secs(30));
+        pacer.pause_for(Duration::from_secs(1));
+        assert!(pacer.pause_remaining().unwrap() > Duration::from_secs(29));
+    }
+
+    #[tokio::test]
+    async fn spaces_requests_evenly() {
+        let pacer = Pacer::new(Rate::from_str("50/s").unwrap());
+        let start = std::time::Instant::now();
+        for _ in 0..11 {
+            pacer.ready().await;
+        }
+        // 10 intervals of ~20.2 ms; tolerant bounds, this is real time.
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(195), "{elapsed:?}");
+    }
+}

@@ -1,0 +1,195 @@
+//! Everything the user sees on stderr: messages, the progress bar, plain progress lines.
+//!
+//! One factory decides the mode once: a live indicatif bar when stderr is a terminal, one plain
+//! line every 10 s otherwise (cron logs get no escape codes), nothing with `-q`. Data never goes
+//! here; it goes to files or stdout. Text that may quote CSV cells is passed through
+//! [`crate::csv_in::sanitize_for_message`] by the callers.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Quiet,
+    Plain,
+    Bar,
+}
+
+pub struct Ui {
+    mode: Mode,
+    verbose: u8,
+    bar: ProgressBar,
+}
+
+impl Ui {
+    pub fn new(quiet: bool, verbose: u8) -> Arc<Ui> {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bar
+        } else {
+            Mode::Plain
+        };
+        Arc::new(Ui {
+            mode,
+            verbose,
+            bar: ProgressBar::hidden(),
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// A normal message (start-up facts, the summary). Silent with `-q`.
+    pub fn info(&self, msg: &str) {
+        if self.mode != Mode::Quiet {
+            self.print(msg);
+        }
+    }
+
+    /// Something the user should act on. Silent with `-q` too: the exit code still tells.
+    pub fn warn(&self, msg: &str) {
+        self.info(msg);
+    }
+
+    /// `-v` detail: one line per request. Never contains the key (see `api::client`).
+    pub fn debug(&self, msg: &str) {
+        if self.verbose > 0 && self.mode != Mode::Quiet {
+            self.print(msg);
+        }
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    fn print(&self, msg: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{msg}");
+        } else {
+            self.bar.suspend(|| eprintln!("{msg}"));
+        }
+    }
+}
+
+/// A snapshot of a run for the progress display.
+pub struct Status {
+    pub done: u64,
+    /// e.g. "created 10 · exists 2 · invalid 1"
+    pub detail: String,
+    /// Remaining 429 pause, shown instead of the rate while it lasts.
+    pub paused: Option<Duration>,
+}
+
+/// Drives the bar or the plain lines from a status callback until [`Reporter::finish`].
+pub struct Reporter {
+    bar: ProgressBar,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub const PLAIN_INTERVAL: Duration = Duration::from_secs(10);
+
+impl Reporter {
+    pub fn start(
+        ui: &Ui,
+        label: &'static str,
+        unit: &'static str,
+        total: Option<u64>,
+        status: impl Fn() -> Status + Send + 'static,
+    ) -> Reporter {
+        let bar = match ui.mode {
+            Mode::Bar => {
+                let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+                let template = format!(
+                    "{{spinner}} {label} [{{elapsed_precise}}] [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}}"
+                );
+                bar.set_style(
+                    ProgressStyle::with_template(&template)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                bar
+            }
+            _ => ProgressBar::hidden(),
+        };
+        let tick = if ui.mode == Mode::Bar {
+            Duration::from_millis(200)
+        } else {
+            PLAIN_INTERVAL
+        };
+        let mode = ui.mode;
+        let task_bar = bar.clone();
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let mut interval = tokio::time::interval(tick);
+            interval.tick().await;
+            loop {
+                interval.tick().await;
+                let s = status();
+                let elapsed = started.elapsed().as_secs_f64().max(0.001);
+                let rate = s.done as f64 / elapsed;
+                let tail = match s.paused {
+                    Some(p) => format!("PAUSED by 429 for {}s", p.as_secs() + 1),
+                    None => format!("{rate:.1} {unit}/s{}", eta(total, s.done, rate)),
+                };
+                match mode {
+                    Mode::Bar => {
+                        task_bar.set_position(s.done);
+                        task_bar.set_message(format!("{} · {tail}", s.detail));
+                    }
+                    Mode::Plain => {
+                        let of = total.map(|t| format!("/{t}")).unwrap_or_default();
+                        eprintln!("{label}: {}{of} {unit} · {} · {tail}", s.done, s.detail);
+                    }
+                    Mode::Quiet => {}
+                }
+            }
+        });
+        Reporter { bar, task }
+    }
+
+    pub fn finish(self) {
+        self.task.abort();
+        self.bar.finish_and_clear();
+    }
+}
+
+fn eta(total: Option<u64>, done: u64, rate: f64) -> String {
+    match total {
+        Some(t) if t > done && rate > 0.0 => {
+            format!(
+                " · ETA {}",
+                human_duration(Duration::from_secs_f64((t - done) as f64 / rate))
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// `1h 02m`, `3m 20s`, `12s`.
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations() {
+        assert_eq!(human_duration(Duration::from_secs(10_020)), "2h 47m");
+        assert_eq!(human_duration(Duration::from_secs(200)), "3m 20s");
+        assert_eq!(human_duration(Duration::from_millis(6_100)), "6.1s");
+    }
+}
