@@ -65,7 +65,10 @@ fn every_outcome_is_recorded_row_by_row_in_input_order() {
     assert_eq!(two_fields["_outcome"], "invalid");
     assert_eq!(two_fields["_error_code"], "VALIDATION_ERROR");
     assert_eq!(two_fields["_message"], "The given data was invalid");
-    assert_eq!(two_fields["_http_status"], "", "rejected locally, never sent");
+    assert_eq!(
+        two_fields["_http_status"], "",
+        "rejected locally, never sent"
+    );
     let details: serde_json::Value = serde_json::from_str(&two_fields["_details"]).unwrap();
     assert_eq!(
         details,
@@ -100,7 +103,10 @@ fn every_outcome_is_recorded_row_by_row_in_input_order() {
     // The server holds exactly what we say we created, nothing more.
     let contacts = sb.contacts();
     assert_eq!(contacts.len(), 3);
-    let ann = contacts.iter().find(|c| c.email == "ann@example.com").unwrap();
+    let ann = contacts
+        .iter()
+        .find(|c| c.email == "ann@example.com")
+        .unwrap();
     assert_eq!(ann.id, id);
     assert!(ann.email_marketing && !ann.gdpr);
     assert_eq!(ann.tags.clone().unwrap_or_default(), vec![1, 2]);
@@ -112,7 +118,12 @@ fn every_outcome_is_recorded_row_by_row_in_input_order() {
     let emails: Vec<&str> = rejects.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         emails,
-        ["not-an-email", "tags@example.com", "ghost@example.com", "bob@example.com"]
+        [
+            "not-an-email",
+            "tags@example.com",
+            "ghost@example.com",
+            "bob@example.com"
+        ]
     );
 }
 
@@ -120,7 +131,10 @@ fn every_outcome_is_recorded_row_by_row_in_input_order() {
 fn a_clean_file_exits_zero_and_reports_a_summary() {
     let env = Env::new();
     let sb = sandbox(unlimited());
-    let input = env.write("ok.csv", "email,first_name\na@example.com,A\nb@example.com,B\n");
+    let input = env.write(
+        "ok.csv",
+        "email,first_name\na@example.com,A\nb@example.com,B\n",
+    );
     let summary = env.path("summary.json");
     bin(&sb)
         .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
@@ -129,7 +143,8 @@ fn a_clean_file_exits_zero_and_reports_a_summary() {
         .assert()
         .success()
         .stderr(predicate::str::contains("created"));
-    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
     assert_eq!(json["outcomes"]["created"], 2);
     assert_eq!(json["rows"], 2);
     assert_eq!(json["exit_code"], 0);
@@ -154,7 +169,14 @@ fn mapping_problems_stop_before_anything_is_sent() {
         .stderr(predicate::str::contains("E-mail"));
     // --map resolves the ambiguity.
     bin(&sb)
-        .args(["import", twice.to_str().unwrap(), "--map", "E-mail=-", "--rate", "unlimited"])
+        .args([
+            "import",
+            twice.to_str().unwrap(),
+            "--map",
+            "E-mail=-",
+            "--rate",
+            "unlimited",
+        ])
         .assert()
         .success();
     assert_eq!(sb.contacts()[0].email, "a@b.co");
@@ -169,7 +191,10 @@ fn mapping_problems_stop_before_anything_is_sent() {
 fn dry_run_validates_without_sending() {
     let env = Env::new();
     let sb = sandbox(unlimited());
-    let input = env.write("d.csv", "email,gdpr\na@example.com,yes\nbad,no\na@example.com,no\n");
+    let input = env.write(
+        "d.csv",
+        "email,gdpr\na@example.com,yes\nbad,no\na@example.com,no\n",
+    );
     bin(&sb)
         .args(["import", input.to_str().unwrap(), "--dry-run"])
         .assert()
@@ -211,9 +236,19 @@ fn on_exists_update_turns_conflicts_into_updates() {
     let env = Env::new();
     let sb = sandbox(unlimited());
     let id = sb.insert_contact("kim@example.com");
-    let input = env.write("u.csv", "email,first_name,last_name\nKIM@example.com,Kim,\n");
+    let input = env.write(
+        "u.csv",
+        "email,first_name,last_name\nKIM@example.com,Kim,\n",
+    );
     bin(&sb)
-        .args(["import", input.to_str().unwrap(), "--on-exists", "update", "--rate", "unlimited"])
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--on-exists",
+            "update",
+            "--rate",
+            "unlimited",
+        ])
         .assert()
         .success();
     let rows = results(&env.path("u.results.csv"));
@@ -239,7 +274,14 @@ fn a_429_pauses_the_whole_pipeline_for_retry_after() {
     let input = env.write("p.csv", &text);
     let started = std::time::Instant::now();
     bin(&sb)
-        .args(["import", input.to_str().unwrap(), "--rate", "unlimited", "--concurrency", "4"])
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "4",
+        ])
         .assert()
         .success()
         .stderr(predicate::str::contains("pausing all requests"));
@@ -268,7 +310,13 @@ fn two_imports_cannot_write_one_results_file() {
     }
     let input = env.write("l.csv", &text);
     let mut first = crate::harness::std_bin(&sb)
-        .args(["import", input.to_str().unwrap(), "--concurrency", "1", "-q"])
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "-q",
+        ])
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(700));

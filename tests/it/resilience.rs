@@ -45,7 +45,14 @@ fn chaos_every_valid_row_is_created_exactly_once() {
     let path = env.write("chaos.csv", &text);
     let assert = bin(&sb)
         .args(["import", path.to_str().unwrap(), "--rate", "unlimited"])
-        .args(["--retry-base", "20ms", "--max-retries", "8", "--timeout", "5s"])
+        .args([
+            "--retry-base",
+            "20ms",
+            "--max-retries",
+            "8",
+            "--timeout",
+            "5s",
+        ])
         .assert();
     // Invalid rows exist in the data, so 1 is the right exit code; never 2, 3 or 130.
     assert.code(1);
@@ -68,7 +75,11 @@ fn chaos_every_valid_row_is_created_exactly_once() {
             retried += 1;
         }
     }
-    assert_eq!(ids.len(), distinct_valid, "every valid row created, none twice");
+    assert_eq!(
+        ids.len(),
+        distinct_valid,
+        "every valid row created, none twice"
+    );
     assert!(retried > 0, "_attempts shows the retries");
 }
 
@@ -93,7 +104,12 @@ fn kill_9_and_resume_gives_the_uninterrupted_outcomes() {
     reference_sb.insert_contact("user3@example.com");
     let reference_input = reference_env.write("in.csv", &text);
     bin(&reference_sb)
-        .args(["import", reference_input.to_str().unwrap(), "--rate", "200/s"])
+        .args([
+            "import",
+            reference_input.to_str().unwrap(),
+            "--rate",
+            "200/s",
+        ])
         .assert()
         .code(1);
     let expected = outcomes(&reference_env.path("in.results.csv"));
@@ -122,7 +138,13 @@ fn kill_9_and_resume_gives_the_uninterrupted_outcomes() {
         resume = true;
     }
     bin(&sb)
-        .args(["import", path.to_str().unwrap(), "--rate", "200/s", "--resume"])
+        .args([
+            "import",
+            path.to_str().unwrap(),
+            "--rate",
+            "200/s",
+            "--resume",
+        ])
         .assert()
         .code(1);
     let got = outcomes(&env.path("in.results.csv"));
@@ -169,7 +191,13 @@ fn sigterm_stops_cleanly_and_resume_finishes_the_job() {
         .code(2)
         .stderr(predicate::str::contains("--resume"));
     bin(&sb)
-        .args(["import", path.to_str().unwrap(), "--resume", "--rate", "unlimited"])
+        .args([
+            "import",
+            path.to_str().unwrap(),
+            "--resume",
+            "--rate",
+            "unlimited",
+        ])
         .assert()
         .code(1);
     assert_eq!(sb.stats().contacts_total as usize, distinct_valid);
