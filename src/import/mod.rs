@@ -395,6 +395,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => Exit::Ok,
     };
 
+    if counts.done() == 0 && fatal.is_none() {
+        ui.info(&format!(
+            "{}: the file has a header but no data rows; nothing to import",
+            args.input
+        ));
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let (requests, throttled, retries) = client.as_ref().map_or((0, 0, 0), |c| {
         use crate::api::client::ClientStats as S;

@@ -1,9 +1,714 @@
-//! Placeholder until the egulias-compatible validator lands: accepts `local@domain`.
+//! Client-side replica of Laravel's default `email` validation rule.
+//!
+//! Laravel's `email` rule (no options) runs egulias/EmailValidator's `RFCValidation`: RFC 5321/5322
+//! syntax, no DNS. A row it rejects comes back from the API as `The email must be a valid email
+//! address.`, so every CSV row is pre-checked here with the same verdict.
+//!
+//! This is a port of egulias 3.x/4.x (`EmailLexer` and `Parser/{LocalPart, DoubleQuote, Comment,
+//! FoldingWhiteSpace, DomainPart, DomainLiteral}.php`), checked against egulias' own test data and
+//! differentially (fuzzed, and every code point) against egulias 3.2.5 on PHP 8.2 / PCRE2 10.42 /
+//! ICU 72. Only egulias errors reject; its warnings (local part over 64 octets, address over 254,
+//! odd IPv6 literals, comments, quoted strings, no TLD) don't. Its quirks are kept on purpose:
+//! `a(b)c@d`, `a::b@c` and `a@[1.2.3.4]xyz` pass; `a@IPv6.com` fails, and so does a 63-octet ASCII
+//! label after a dot (egulias counts the dot).
+//!
+//! egulias tokenizes the whole input and looks ahead with `find()`. Here tokens are lexed lazily
+//! with one token of lookahead, and `find()` checks the last `"`, `)` or `]` seen by a first pass,
+//! so nothing is allocated, nothing recurses and the time is linear in the input.
+//!
+//! Known deviations:
+//! - "Invalid character" (`\p{S}` or `\p{C}`) follows Unicode 14, as in PCRE2 10.39–10.42 (PHP
+//!   8.1–8.3). Newer PCRE2 (PHP 8.4) treats characters assigned since then as valid letters etc.
+//! - Non-ASCII labels are measured like `idn_to_ascii()` (UTS #46, transitional), but of its
+//!   mapping only lower-casing, `ß`→`ss`, `ς`→`σ`, full-width ASCII and dropping variation
+//!   selectors are done: no other NFKC mappings (ligatures, circled digits), no composition of
+//!   combining marks. A label with such characters and a punycode form near 63 octets can get a
+//!   different verdict.
+//! - Input is `&str`, so egulias' rejection of invalid UTF-8 cannot come up.
+
+/// True when Laravel's default `email` rule (egulias/EmailValidator `RFCValidation`, no DNS) accepts `s`.
 pub fn is_valid_email(s: &str) -> bool {
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && !domain.is_empty() && !s.contains(char::is_whitespace)
+    // `EmailLexer` flags a symbol or control character anywhere, and `Parser::parse()` rejects.
+    let Some(last) = prescan(s) else {
+        return false;
+    };
+    let mut lx = Lexer::new(s, last);
+    // `EmailParser::preLeftParsing()`: its `hasAtToken()` really means "doesn't start with @".
+    if lx.cur.kind == K::At {
+        return false;
+    }
+    local_part(&mut lx).is_ok() && domain_part(&mut lx).is_ok()
+}
+
+/// Token kinds, merged where egulias treats them alike. `Other` covers the remaining atext
+/// specials, `/`, `::`, `IPv6`, `¿` and `¡`: fine in a local part, never in a domain, never `GENERIC`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum K {
+    Empty,
+    At,
+    Dot,
+    DQuote,
+    OpenParen,
+    CloseParen,
+    OpenBracket,
+    CloseBracket,
+    Backslash,
+    Hyphen,
+    /// `,` `:` `;` `<` `>`, which `LocalPart::INVALID_TOKENS` refuses.
+    Special,
+    Sp,
+    HTab,
+    Cr,
+    Lf,
+    Crlf,
+    Nul,
+    Generic,
+    Other,
+}
+
+#[derive(Clone, Copy)]
+struct Tok {
+    kind: K,
+    start: usize,
+    end: usize,
+}
+
+/// egulias' null token (`Empty`): current before the first and after the last token.
+fn null_at(pos: usize) -> Tok {
+    let (kind, start, end) = (K::Empty, pos, pos);
+    Tok { kind, start, end }
+}
+
+/// Byte offsets of the last `"`, `)` and `]`, which is all `EmailLexer::find()` needs.
+#[derive(Default)]
+struct Last {
+    dquote: Option<usize>,
+    paren: Option<usize>,
+    bracket: Option<usize>,
+}
+
+/// The doctrine/lexer cursor: `previous`, `current` and `lookahead` (`None` = null).
+struct Lexer<'a> {
+    src: &'a str,
+    last: Last,
+    prev: Tok,
+    cur: Tok,
+    next: Option<Tok>,
+}
+
+impl<'a> Lexer<'a> {
+    /// The state after `hasAtToken()`'s two `moveNext()` calls: current is the first token.
+    fn new(src: &'a str, last: Last) -> Self {
+        let (prev, cur, next) = (null_at(0), null_at(0), lex(src, 0));
+        let mut lx = Lexer {
+            src,
+            last,
+            prev,
+            cur,
+            next,
+        };
+        lx.advance();
+        lx
+    }
+
+    /// `EmailLexer::moveNext()`: true while there is a lookahead.
+    fn advance(&mut self) -> bool {
+        self.prev = self.cur;
+        self.cur = self.next.unwrap_or(null_at(self.src.len()));
+        self.next = lex(self.src, self.cur.end);
+        self.next.is_some()
+    }
+
+    /// Kind of the lookahead; `Empty` when there is none (no check compares it with `Empty`).
+    fn peek(&self) -> K {
+        self.next.map_or(K::Empty, |t| t.kind)
+    }
+
+    /// `EmailLexer::find()`: is there such a token at or after the lookahead?
+    fn find(&self, kind: K) -> bool {
+        let last = match kind {
+            K::DQuote => self.last.dquote,
+            K::CloseParen => self.last.paren,
+            _ => self.last.bracket,
+        };
+        matches!((self.next, last), (Some(n), Some(l)) if l >= n.start)
+    }
+
+    /// `PartParser::escaped()`.
+    fn escaped(&self) -> bool {
+        self.prev.kind == K::Backslash && self.cur.kind != K::Generic
+    }
+
+    fn text(&self) -> &'a str {
+        &self.src[self.cur.start..self.cur.end]
+    }
+}
+
+/// The token at `pos`, as `EmailLexer`'s split regex cuts them:
+/// `[a-zA-Z]+[46]?` | `[^\x00-\x7F]` | `[0-9]+` | `\r\n` | `::` | `\s+?` | `.`
+fn lex(src: &str, pos: usize) -> Option<Tok> {
+    let bytes = &src.as_bytes()[pos..];
+    let (kind, len) = match *bytes.first()? {
+        b if b.is_ascii_alphabetic() => letters(bytes),
+        b if b.is_ascii_digit() => (
+            K::Generic,
+            bytes.iter().take_while(|b| b.is_ascii_digit()).count(),
+        ),
+        b'\r' if bytes.get(1) == Some(&b'\n') => (K::Crlf, 2),
+        b':' if bytes.get(1) == Some(&b':') => (K::Other, 2),
+        b @ 0..0x80 => (kind_of(char::from(b)), 1),
+        _ => match src[pos..].chars().next()? {
+            c if is_letter(c) => letters(bytes),
+            c => (kind_of(c), c.len_utf8()),
+        },
+    };
+    let (start, end) = (pos, pos + len);
+    Some(Tok { kind, start, end })
+}
+
+/// `ſ` and `K` (Kelvin sign) case-fold into `[a-zA-Z]` under PCRE's `/iu`, so they join letter runs.
+fn is_letter(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '\u{17F}' || c == '\u{212A}'
+}
+
+/// A run of letters (see `is_letter`) and an optional `4` or `6`; only `IPv6` has its own type.
+fn letters(bytes: &[u8]) -> (K, usize) {
+    let mut len = 0;
+    loop {
+        match bytes[len..] {
+            [b, ..] if b.is_ascii_alphabetic() => len += 1,
+            [0xC5, 0xBF, ..] => len += 2,
+            [0xE2, 0x84, 0xAA, ..] => len += 3,
+            [b'4' | b'6', ..] if &bytes[..=len] == b"IPv6" => return (K::Other, 4),
+            [b'4' | b'6', ..] => return (K::Generic, len + 1),
+            _ => return (K::Generic, len),
         }
-        None => false,
+    }
+}
+
+/// `EmailLexer::getType()` for a one-character token that `prescan` let through (so not
+/// `INVALID`): the remaining ASCII punctuation, `¿` and `¡` have types of their own.
+fn kind_of(c: char) -> K {
+    match c {
+        '@' => K::At,
+        '.' => K::Dot,
+        '"' => K::DQuote,
+        '(' => K::OpenParen,
+        ')' => K::CloseParen,
+        '[' => K::OpenBracket,
+        ']' => K::CloseBracket,
+        '\\' => K::Backslash,
+        '-' => K::Hyphen,
+        ',' | ':' | ';' | '<' | '>' => K::Special,
+        ' ' => K::Sp,
+        '\t' => K::HTab,
+        '\r' => K::Cr,
+        '\n' => K::Lf,
+        '\0' => K::Nul,
+        '¿' | '¡' => K::Other,
+        _ if c.is_ascii_punctuation() => K::Other,
+        _ => K::Generic,
+    }
+}
+
+/// First pass: `None` if a token would be `EmailLexer::INVALID`, else what `find()` looks for.
+fn prescan(s: &str) -> Option<Last> {
+    let mut last = Last::default();
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if b.is_ascii_alphanumeric() {
+            continue;
+        }
+        match b {
+            b'"' => last.dquote = Some(i),
+            b')' => last.paren = Some(i),
+            b']' => last.bracket = Some(i),
+            // NUL, TAB, LF and CR have token types of their own; other controls are `\p{Cc}`.
+            b' '..=b'~' | 0 | b'\t' | b'\n' | b'\r' => {}
+            0..=0x7F => return None,
+            0x80..=0xBF => {} // continuation byte
+            _ => {
+                let c = s[i..].chars().next()?;
+                if symbol_or_other(c) {
+                    return None;
+                }
+            }
+        }
+    }
+    Some(last)
+}
+
+/// `EmailLexer::isInvalidChar()` for a non-ASCII character: in `\p{S}` or `\p{C}`. (Printable
+/// ASCII is in `$charValue` or `GENERIC`.)
+fn symbol_or_other(c: char) -> bool {
+    let cp = u32::from(c);
+    let i = SYMBOL_OR_OTHER.partition_point(|&(_, hi)| hi < cp);
+    SYMBOL_OR_OTHER.get(i).is_some_and(|&(lo, _)| lo <= cp)
+}
+
+struct Invalid;
+type Res = Result<(), Invalid>;
+
+/// One of egulias' error conditions, as an early return.
+fn reject(bad: bool) -> Res {
+    if bad { Err(Invalid) } else { Ok(()) }
+}
+
+/// `LocalPart::parse()`: stops with `@` current (or at the end of input).
+fn local_part(lx: &mut Lexer) -> Res {
+    while !matches!(lx.cur.kind, K::At | K::Empty) {
+        reject(lx.cur.kind == K::Dot && lx.prev.kind == K::Empty)?;
+        if lx.cur.kind == K::DQuote {
+            double_quote(lx)?;
+        }
+        if matches!(lx.cur.kind, K::OpenParen | K::CloseParen) {
+            comment(lx, false)?;
+        }
+        reject(lx.cur.kind == K::Dot && matches!(lx.peek(), K::Dot | K::At))?;
+        reject(lx.cur.kind == K::Backslash && lx.peek() == K::Generic)?;
+        let special = matches!(lx.cur.kind, K::Special | K::OpenBracket | K::CloseBracket);
+        reject(special)?;
+        folding_white_space(lx)?;
+        lx.advance();
+    }
+    Ok(())
+}
+
+/// `DoubleQuote::checkDQUOTE()`: a quoted string must be a unit, and closed.
+fn check_dquote(lx: &Lexer) -> Res {
+    reject(lx.peek() == K::Generic && lx.prev.kind == K::Generic)?;
+    reject(!lx.find(K::DQuote))
+}
+
+/// `DoubleQuote::parse()`, entered on the opening quote; stops on the closing one.
+fn double_quote(lx: &mut Lexer) -> Res {
+    check_dquote(lx)?;
+    lx.advance();
+    while !matches!(lx.cur.kind, K::DQuote | K::Empty) {
+        if lx.cur.kind == K::Backslash && lx.peek() == K::DQuote {
+            lx.advance();
+        }
+        lx.advance();
+        let bad = matches!(lx.cur.kind, K::Nul | K::HTab | K::Cr | K::Lf);
+        reject(bad && !lx.escaped())?;
+    }
+    let prev_backslash = lx.prev.kind == K::Backslash;
+    if prev_backslash {
+        check_dquote(lx)?;
+    }
+    reject(lx.peek() != K::At && !prev_backslash)
+}
+
+/// `Comment::parse()` with `LocalComment` (runs to just before `@`) or `DomainComment` (runs to
+/// just before a `.` at depth 0). Nesting is a counter, as in egulias.
+fn comment(lx: &mut Lexer, domain: bool) -> Res {
+    let mut depth: i64 = 0;
+    if lx.cur.kind == K::OpenParen {
+        depth += 1;
+        reject(!lx.find(K::CloseParen))?;
+    }
+    reject(lx.cur.kind == K::CloseParen)?;
+    let stop = if domain { K::Dot } else { K::At };
+    let mut more = true;
+    while more && !(lx.peek() == stop && (depth == 0 || !domain)) {
+        match lx.peek() {
+            K::OpenParen => depth += 1,
+            K::CloseParen => depth -= 1,
+            _ => {}
+        }
+        more = lx.advance();
+    }
+    reject(depth != 0 || lx.peek() != stop)
+}
+
+/// `FoldingWhiteSpace::parse()` on the current token.
+fn folding_white_space(lx: &Lexer) -> Res {
+    let kind = lx.cur.kind;
+    if lx.escaped() || !matches!(kind, K::Sp | K::HTab | K::Cr | K::Lf | K::Crlf) {
+        return Ok(());
+    }
+    reject(kind == K::Crlf && !matches!(lx.peek(), K::Sp | K::HTab))?;
+    reject(kind == K::Cr || kind == K::Lf)?;
+    reject(lx.peek() == K::Generic && lx.prev.kind != K::At)
+}
+
+/// `DomainPart::parse()`, entered with `@` current.
+fn domain_part(lx: &mut Lexer) -> Res {
+    lx.advance();
+    let start = lx.cur.start;
+    reject(matches!(lx.cur.kind, K::Dot | K::Hyphen | K::Empty | K::At))?;
+    reject(lx.cur.kind == K::Sp && lx.peek() != K::Generic)?;
+    domain_labels(lx)?;
+    // checkEndOfDomain()
+    reject(matches!(lx.prev.kind, K::Dot | K::Hyphen) || lx.cur.kind == K::Sp)?;
+    // The length egulias records: from the first domain token to the current one.
+    reject(lx.cur.end - start > 253)
+}
+
+/// `DomainPart::doParseDomainPart()`. Its `parseFWS()` is left out: any white space it lets
+/// through, `validateTokens()` refuses right after.
+fn domain_labels(lx: &mut Lexer) -> Res {
+    let mut has_comments = false;
+    let mut label = Label::EMPTY;
+    loop {
+        reject(lx.cur.kind == K::Backslash)?;
+        if matches!(lx.cur.kind, K::OpenParen | K::CloseParen) {
+            has_comments = true;
+            comment(lx, true)?;
+        }
+        reject(lx.cur.kind == K::Dot && lx.peek() == K::Dot)?;
+        if lx.cur.kind == K::OpenBracket {
+            return domain_literal(lx);
+        }
+        // checkLabelLength(): a new label starts with its dot.
+        if lx.cur.kind == K::Dot {
+            reject(label.too_long())?;
+            label.clear();
+        }
+        label.push(lx.text());
+        reject(lx.cur.kind == K::Hyphen && lx.peek() == K::Dot)?;
+        let paren = matches!(lx.cur.kind, K::OpenParen | K::CloseParen);
+        let atext = matches!(lx.cur.kind, K::Generic | K::Hyphen | K::Dot);
+        reject(!(atext || (paren && has_comments)))?;
+        lx.advance();
+        if lx.cur.kind == K::Empty {
+            return reject(label.too_long());
+        }
+    }
+}
+
+/// `DomainLiteral::parse()`. Its IPv4/IPv6 checks only warn, which leaves these errors; like
+/// egulias, the last token and anything after `]` go unchecked.
+fn domain_literal(lx: &mut Lexer) -> Res {
+    reject(!lx.find(K::CloseBracket))?;
+    loop {
+        reject(matches!(lx.cur.kind, K::Nul | K::Backslash))?;
+        reject(matches!(lx.peek(), K::OpenBracket | K::Cr))?;
+        if lx.cur.kind == K::CloseBracket || !lx.advance() {
+            return Ok(());
+        }
+    }
+}
+
+/// What `checkLabelLength()` needs of a label. An ASCII label is too long over 63 octets (its
+/// leading dot included). Otherwise `idn_to_ascii()` decides: it splits on UTS #46 dots and flags
+/// a part whose ACE form is over 63 octets.
+struct Label {
+    octets: usize,
+    non_ascii: bool,
+    /// An earlier UTS #46 part was too long.
+    long_part: bool,
+    /// The current part; 63 characters are enough to decide.
+    part: [char; 63],
+    part_len: usize,
+}
+
+impl Label {
+    const EMPTY: Label = Label {
+        octets: 0,
+        non_ascii: false,
+        long_part: false,
+        part: ['\0'; 63],
+        part_len: 0,
+    };
+
+    /// Keeps `part`'s stale characters: only the first `part_len` are ever read.
+    fn clear(&mut self) {
+        (self.octets, self.non_ascii, self.long_part, self.part_len) = (0, false, false, 0);
+    }
+
+    fn push(&mut self, text: &str) {
+        self.octets += text.len();
+        for c in text.chars() {
+            self.non_ascii |= !c.is_ascii();
+            if matches!(c, '.' | '\u{3002}' | '\u{FF0E}' | '\u{FF61}') {
+                self.long_part |= self.part_too_long();
+                self.part_len = 0;
+            } else {
+                if let Some(slot) = self.part.get_mut(self.part_len) {
+                    *slot = c;
+                }
+                self.part_len += 1;
+            }
+        }
+    }
+
+    fn too_long(&self) -> bool {
+        let idn = self.non_ascii && (self.long_part || self.part_too_long());
+        idn || (!self.non_ascii && self.octets > 63)
+    }
+
+    /// Over 63 characters is too long: the ACE form is never shorter (dropped variation
+    /// selectors aside, a deviation accepted here).
+    fn part_too_long(&self) -> bool {
+        let len = self.part_len;
+        len > 63 || (len > 0 && ace_len(&self.part[..len]) > 63)
+    }
+}
+
+/// Octets in the ACE form of a label: itself if ASCII after mapping, else `xn--` and RFC 3492
+/// punycode. Quadratic, but labels here have at most 63 characters.
+fn ace_len(label: &[char]) -> usize {
+    let mapped = || {
+        label
+            .iter()
+            .flat_map(|c| c.to_lowercase())
+            .flat_map(uts46_map)
+    };
+    let cps = || mapped().map(u64::from);
+    let total = cps().count();
+    let basic = cps().filter(|&c| c < 0x80).count();
+    if basic == total {
+        return total;
+    }
+    let (mut n, mut delta, mut bias, mut h) = (0x80, 0, 72, basic);
+    let mut out = 4 + basic + usize::from(basic > 0);
+    while h < total {
+        let m = cps().filter(|&c| c >= n).min().unwrap_or(n);
+        delta += (m - n) * (h as u64 + 1);
+        n = m;
+        for c in cps() {
+            delta += u64::from(c < n);
+            if c == n {
+                // One digit per round until the remainder fits under the threshold `t`.
+                let (mut q, mut k): (u64, u64) = (delta, 36);
+                let mut t = k.saturating_sub(bias).clamp(1, 26);
+                while q >= t {
+                    out += 1;
+                    q = (q - t) / (36 - t);
+                    k += 36;
+                    t = k.saturating_sub(bias).clamp(1, 26);
+                }
+                out += 1;
+                bias = adapt(delta, h as u64 + 1, h == basic);
+                delta = 0;
+                h += 1;
+            }
+        }
+        delta += 1;
+        n += 1;
+    }
+    out
+}
+
+/// The UTS #46 mappings (transitional, as `IDNA_DEFAULT`) that matter most beyond lower-casing:
+/// `ß` and `ς`, full-width ASCII, and variation selectors, which are dropped. (ZWJ and ZWNJ are
+/// `\p{Cf}` and never get here.)
+fn uts46_map(c: char) -> impl Iterator<Item = char> + Clone {
+    let (first, second) = match c {
+        'ß' => (Some('s'), Some('s')),
+        'ς' => (Some('σ'), None),
+        '\u{FF01}'..='\u{FF5E}' => (char::from_u32(u32::from(c) - 0xFEE0), None),
+        '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => (None, None),
+        _ => (Some(c), None),
+    };
+    first.into_iter().chain(second)
+}
+
+/// RFC 3492 bias adaptation.
+fn adapt(delta: u64, points: u64, first: bool) -> u64 {
+    let mut delta = if first { delta / 700 } else { delta / 2 };
+    delta += delta / points;
+    let mut k = 0;
+    while delta > 455 {
+        delta /= 35;
+        k += 36;
+    }
+    k + 36 * delta / (delta + 38)
+}
+
+/// Non-ASCII code points in `\p{S}` or `\p{C}` (Unicode 14.0; surrogates folded in), as sorted
+/// inclusive ranges, unpacked at compile time from `PACKED`.
+const SYMBOL_OR_OTHER: [(u32, u32); 765] = unpack(PACKED);
+
+/// Per range, from U+0080: the gap since the previous range, then its length minus one. Numbers
+/// are hex with the last digit in `a`..`p` and any earlier ones in `A`..`P`. Generated from
+/// Python 3.11 `unicodedata` (Unicode 14.0): categories starting with `S` or `C`.
+const PACKED: &[u8] = b"\
+aBpcebbcfcadaBoaBpaBMkdmnfgbabBaHfacbgffabaBeaFdaIlaKnaCgbDcfDhhBldgBdcacbmaMabkaBdbpbDlbGfnDgae\
+bbbCobpaBmbbaleBiagiEkaKbaibcbBgahabcebjbcbehbdcafbmbgbdbdagdcbBgahacacacbbafdcbdcbgeabgBbjdajad\
+aBgahacafbkadadbboeblhhadaibcbBgahacafbjbcbdgddcafbkahjcagcdaeccabaccccdcmdfcdaebbfbnnmnadaBhaBa\
+bjadaegcadbbbebkgianadaBhakafbjadaegcfcaebkacmnadaDdadafeBabBdagadaBccBiajabbhcbdgabaifkbdlDkeBm\
+CecabafaBiabaBhbfabagbkbeBpbcpabccfBeababapaCedChaCeibifdcCeJobCgabebbBHjaebhabaebCjaebCbaebhaba\
+ebpaDjaebEdbCacBapFgbgbCGnaCpcFjgBgiBiiBelnadaclFlacbkfkfoalfFjgCleEgjBpamdmhCkbfkCmdBkflCeBmbEb\
+aBnblfkfobBpDaEncBbjjicaHehDmcpcDmgClblhCleCBgbgbCgbgbiabababaBpbDfahabcdahcebgdnedahcleBkeBfana\
+npcbgcnccanDcCbBabdbbkabcffbababaealbeefdbaDkBHneBmcBDeDmEnBgCGhCmDacBokBJcBgDoeBpcCAbOffjeCnabe\
+bbDigcnBiihahahahahahahahaHabmBKbeanbmaBfbgcFgbcbGdeClaFocejCaCpBaBpkBniapBpkCgpBDpBJMaDpFGInEcB\
+FmBdLiBojbGhbEaecabafBhDgdbcgjDihEghmfHekBocEoaldCbaDhiobkbBlcEjBhBmjgbgbgihahaClaofHobkfCLKelBh\
+dDbCBAdBGobGkCfhlfemanafabacacaGmCaBGnpEabDgChmdBkfDdaoabdbacdfaIhddagaBacBpabaBlabaGacgbgbgbdCc\
+maBkaBdacapboCbHleddCnlDjBacHabIbBncDboBmdCeiBoeCleBoaCfdoCjJobkfCedCedCihDekmapahacalapahacEcBD\
+hiBgjiBhgaCkajEegbbaCmaccbbBhaCabCghjCpBdaceCbcBlebDpDidBebDcaceiadaBnbddkgjgEaBpiaBodmiDgcBnbBl\
+eBkgelhEpEjDgDdmDdgCohkBCfBpaCkadbcEnCihCkBfBkCfBmBdBhiEodCeiDoafmBjgkfDfaBchChiGaaBekBcaCmEahab\
+aeapalfDlekfeaibcbBgahacafakbcbdbbfbehbhcfIkFmafBnEihkKfDgbCgCbEfkkfnBcDkfkDfBlbpdpahLiDmGdFdlib\
+bbiacaBoacbmikEfibCoblBkEihFdmEjBAgjaCnaojBncCabBgaoEihacaCmcbacajhkfgacaCfacaggkBDfBjLgboBfCjDJ\
+lGfGpafkMeKElGdmECpPNaCEhCBLiCDjgBpakdFbakfBobgjDmdfkkahaBfeBdCKpFlGeEldDjgBbDpfkcnBHPihENgCjjCC\
+OgeahacaBCdCmdBaehBImJAdGlencjgkcdBCFpCobBhCBnfcghibhBneJddJkBeGlBjIgFfaEhacbbbcbeamabahaEbaebia\
+haBmaeafabchaBFebBjaBjaBpaBjaBpaBjaBpaBjaBpaBjaibDcBPpDhdDchbnbbfofapEEpBpOahaBbbhacafNeCncobkdb\
+BEaBpBaDkEOfhaeacapaMfbBaCiEmdkdcDBaDladaeElCnapMbeaBlacabbbakaeababfbdbababadacabbbababababacab\
+beahaeaeabakaBbedafaBbCEdnKOckEAfKGOaBpBADjgNobBGIcnBNDbMBoCBoFObBDElKONLePaCPOAp\
+";
+
+const fn unpack(packed: &[u8]) -> [(u32, u32); 765] {
+    let mut out = [(0, 0); 765];
+    let (mut i, mut k, mut from) = (0, 0, 0x80);
+    while k < 2 * out.len() {
+        let mut v = 0;
+        while packed[i].is_ascii_uppercase() {
+            v = v * 16 + (packed[i] - b'A') as u32;
+            i += 1;
+        }
+        v = v * 16 + (packed[i] - b'a') as u32;
+        i += 1;
+        if k % 2 == 0 {
+            from += v;
+        } else {
+            out[k / 2] = (from, from + v);
+            from += v + 1;
+        }
+        k += 1;
+    }
+    assert!(
+        i == packed.len(),
+        "PACKED holds a different number of ranges"
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_email;
+    use proptest::prelude::*;
+
+    macro_rules! fixture {
+        ($file:literal) => {
+            include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/emails/",
+                $file
+            ))
+        };
+    }
+
+    /// Lines exactly as stored: split on LF only, never trimmed (spaces and TABs matter).
+    fn lines(file: &str) -> Vec<&str> {
+        file.strip_suffix('\n')
+            .unwrap_or(file)
+            .split('\n')
+            .collect()
+    }
+
+    /// Every line that gets the wrong verdict, so one failure lists all of them.
+    fn mismatches(file: &str, expected: bool) -> Vec<&str> {
+        let wrong = |l: &&str| is_valid_email(l) != expected;
+        lines(file).into_iter().filter(wrong).collect()
+    }
+
+    #[test]
+    fn rfc_valid_list() {
+        let file = fixture!("rfc-valid.txt");
+        assert_eq!(lines(file).len(), 47, "fixture changed?");
+        let bad = mismatches(file, true);
+        assert!(bad.is_empty(), "valid lines rejected: {bad:#?}");
+    }
+
+    #[test]
+    fn rfc_invalid_list() {
+        let file = fixture!("rfc-invalid.txt");
+        assert_eq!(lines(file).len(), 103, "fixture changed?");
+        let bad = mismatches(file, false);
+        assert!(bad.is_empty(), "invalid lines accepted: {bad:#?}");
+    }
+
+    /// egulias 2.1.25 (Laravel 8) accepted lines 22–27 (`test@email&` etc.), 30
+    /// (`example@ invalid.example.com`) and 47–52 (labels over 63 octets, ASCII and IDN; domains
+    /// over 253) of its valid list; 3.x/4.x, and so this port, reject them. Nothing else differs.
+    #[test]
+    fn egulias_2_1_25_lists() {
+        let valid = lines(fixture!("egulias-2.1.25-rfc-valid.txt"));
+        let rejected = (1..).zip(valid).filter(|(_, l)| !is_valid_email(l));
+        let rejected: Vec<usize> = rejected.map(|(n, _)| n).collect();
+        let expected: Vec<usize> = (22..=27).chain([30]).chain(47..=52).collect();
+        assert_eq!(
+            rejected, expected,
+            "egulias-2.1.25-rfc-valid.txt line numbers"
+        );
+        let bad = mismatches(fixture!("egulias-2.1.25-rfc-invalid.txt"), false);
+        assert!(bad.is_empty(), "invalid lines accepted: {bad:#?}");
+    }
+
+    /// Ordinary addresses, the README's cases that one UTF-8 line can't hold (CR, LF, NUL), and
+    /// egulias 3.2.5 verdicts where a tidier parser would differ.
+    const VALID: &[&str] = &[
+        "john@doe.ie",
+        "a.b+c@sub.example.co.uk",
+        "o'brien@example.com",
+        "foo@gmäil.com",
+        "\"\r\"@invalid.example.com",
+        "example@[\n]",
+        "a(b)c@d",
+        "a::b@c",
+        "a IPv6@x",
+        "a@[1.2.3.4]xyz",
+        "a@b(c)d.e",
+        "a@ſIPv6",
+    ];
+    const INVALID: &[&str] = &[
+        "",
+        "aslsdlks",
+        "@doe.ie",
+        "john@",
+        "john@doe.ie.",
+        "jo hn@doe.ie",
+        "exampl\ne@example.co.uk",
+        "exam\rple@example.co.uk",
+        "example@example\r.com",
+        "example@exa\rmple.co.uk",
+        "example@[\r]",
+        "\"test\"\0@iana.org",
+        "a@IPv6.com",
+        "\"\\\\\"@x",
+        "a@\u{20AC}.com",
+        "a@b\u{00DF}.c\u{00A8}",
+    ];
+
+    #[test]
+    fn known_verdicts() {
+        let wrong_valid = VALID.iter().filter(|s| !is_valid_email(s));
+        let wrong_invalid = INVALID.iter().filter(|s| is_valid_email(s));
+        let wrong: Vec<_> = wrong_valid.chain(wrong_invalid).collect();
+        assert!(wrong.is_empty(), "wrong verdicts: {wrong:#?}");
+        // egulias counts a label's leading dot, so only the first label may have 63 octets.
+        let x63 = "x".repeat(63);
+        assert!(is_valid_email(&format!("a@{x63}.b")));
+        assert!(is_valid_email(&format!("a@b.{}", &x63[1..])));
+        assert!(!is_valid_email(&format!("a@b.{x63}")));
+    }
+
+    /// No recursion and linear time: 1 MiB of hostile input is handled at once (a quadratic
+    /// path would take minutes here, a recursive one would overflow the stack).
+    #[test]
+    fn hostile_inputs() {
+        let mib = |unit: &str| unit.repeat((1 << 20) / unit.len());
+        for unit in "( ) \" [ \\ (a@ a@[ @(".split(' ') {
+            let s = mib(unit);
+            for input in [format!("a{s}@b"), format!("a@{s}"), format!("{s}@a"), s] {
+                let _ = is_valid_email(&input);
+            }
+        }
+        // Long domains: one label, a million dots, a million IDN parts.
+        for unit in ["a", "ä", "a.", "ä\u{3002}"] {
+            assert!(!is_valid_email(&format!("a@{}", mib(unit))));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in any::<String>()) {
+            let _ = is_valid_email(&s);
+        }
+
+        #[test]
+        fn never_panics_on_email_like(s in "[a-zäſK46:@.\"()\\[\\]\\\\ \t\r\n\0,\u{3002}-]{0,40}") {
+            let _ = is_valid_email(&s);
+        }
     }
 }

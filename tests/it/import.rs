@@ -10,7 +10,7 @@ use crate::harness::{Env, bin, read_csv, results, sandbox, unlimited};
 
 const HEADER: &str = "Email,First Name,Last Name,Email Marketing,GDPR,Tag IDs,Company\n";
 
-fn row<'a>(rows: &'a [HashMap<String, String>], n: usize) -> &'a HashMap<String, String> {
+fn row(rows: &[HashMap<String, String>], n: usize) -> &HashMap<String, String> {
     &rows[n - 1]
 }
 

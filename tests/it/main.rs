@@ -2,5 +2,7 @@
 //! against an in-process sandbox on 127.0.0.1:0.
 
 mod harness;
+mod hostile;
 mod import;
 mod resilience;
+mod secrets;
