@@ -232,3 +232,78 @@ impl Hasher for PassThrough {
         self.0 = n;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv_in::{CsvInput, Options};
+    use proptest::prelude::*;
+
+    fn plan_all(bytes: Vec<u8>, overrides: &[(String, String)]) -> Vec<Work> {
+        let Ok(mut input) = CsvInput::from_reader("fuzz.csv", std::io::Cursor::new(bytes), &Options::default())
+        else {
+            return Vec::new();
+        };
+        let headers = input.headers().to_vec();
+        let Ok(mapping) = Mapping::resolve(&headers, overrides) else {
+            return Vec::new();
+        };
+        let mut planner = Planner::new(mapping, headers, Some(TagIndex::new()), None, false);
+        let mut record = Record::default();
+        let mut works = Vec::new();
+        while let Ok(true) = input.read_record(&mut record) {
+            works.push(planner.plan(&record, false));
+        }
+        works
+    }
+
+    fn outcome(work: &Work) -> Option<Kind> {
+        match work {
+            Work::Send(_) => None,
+            Work::Done(o) | Work::Settled(o) => Some(o.kind),
+        }
+    }
+
+    #[test]
+    fn builds_the_exact_payload() {
+        let works = plan_all(
+            b"Email,First Name,GDPR,Tag IDs,Notes\n a@b.co ,00123, YES ,\"1, 2\",x\n".to_vec(),
+            &[],
+        );
+        let Work::Send(p) = &works[0] else { panic!("row should be sent") };
+        assert_eq!(
+            std::str::from_utf8(&p.body).unwrap(),
+            r#"{"email":"a@b.co","first_name":"00123","gdpr":true,"tag_ids":"1, 2"}"#
+        );
+    }
+
+    #[test]
+    fn duplicates_invalid_rows_and_unknown_tag_names() {
+        let works = plan_all(
+            b"email,gdpr,tags\nA@x.co,,\na@X.CO,,\nbad,,\nb@x.co,maybe,\nc@x.co,,Ghost\n".to_vec(),
+            &[],
+        );
+        let kinds: Vec<Option<Kind>> = works.iter().map(outcome).collect();
+        assert_eq!(
+            kinds,
+            [None, Some(Kind::Duplicate), Some(Kind::Invalid), Some(Kind::Invalid), Some(Kind::Invalid)]
+        );
+    }
+
+    proptest! {
+        /// Reader + mapper + validator never panic, whatever the bytes.
+        #[test]
+        fn the_row_pipeline_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = plan_all(bytes, &[]);
+        }
+
+        #[test]
+        fn csv_like_input_never_panics(
+            body in "[a-z@.,;\"\t\r\n ]{0,200}",
+            header in prop::sample::select(vec!["email", "Email,First Name,gdpr", "email;tags", "E-mail\tLNAME\ttag_ids"]),
+        ) {
+            let text = format!("{header}\n{body}");
+            let _ = plan_all(text.into_bytes(), &[]);
+        }
+    }
+}
