@@ -138,7 +138,6 @@ pub fn create_private(path: &Path) -> io::Result<File> {
 pub struct ResultsWriter {
     out: csv::Writer<BufWriter<File>>,
     width: usize,
-    line: Vec<String>,
 }
 
 impl ResultsWriter {
@@ -156,36 +155,38 @@ impl ResultsWriter {
         Ok(ResultsWriter {
             out,
             width: headers.len(),
-            line: Vec::new(),
         })
     }
 
     /// One line: the row's cells (padded or cut to the header's width, so the result columns
     /// always line up; extra cells are quoted in `_message` by the caller) and its outcome.
+    /// Fields are written in place: no per-row copies of the cells.
     pub fn write(&mut self, row: u64, cells: &[String], outcome: &Outcome) -> io::Result<()> {
-        self.line.clear();
         for i in 0..self.width {
-            self.line.push(cells.get(i).cloned().unwrap_or_default());
+            self.out.write_field(cells.get(i).map_or("", String::as_str))?;
         }
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        self.line.extend([
-            row.to_string(),
-            outcome.kind.as_str().to_string(),
-            opt(outcome.http_status.map(|s| s.to_string())),
-            opt(outcome.error_code.clone()),
-            opt(outcome.message.clone()),
-            opt(outcome
-                .details
-                .as_ref()
-                .and_then(|d| serde_json::to_string(d).ok())),
-            opt(outcome.contact_id.map(|id| id.to_string())),
-            if outcome.attempts > 0 {
-                outcome.attempts.to_string()
-            } else {
-                String::new()
-            },
-        ]);
-        self.out.write_record(&self.line)?;
+        let mut number = itoa::Buffer::new();
+        self.out.write_field(number.format(row))?;
+        self.out.write_field(outcome.kind.as_str())?;
+        match outcome.http_status {
+            Some(s) => self.out.write_field(number.format(s))?,
+            None => self.out.write_field("")?,
+        }
+        self.out.write_field(outcome.error_code.as_deref().unwrap_or(""))?;
+        self.out.write_field(outcome.message.as_deref().unwrap_or(""))?;
+        match &outcome.details {
+            Some(d) => self.out.write_field(serde_json::to_string(d).unwrap_or_default())?,
+            None => self.out.write_field("")?,
+        }
+        match outcome.contact_id {
+            Some(id) => self.out.write_field(number.format(id))?,
+            None => self.out.write_field("")?,
+        }
+        match outcome.attempts {
+            0 => self.out.write_field("")?,
+            n => self.out.write_field(number.format(n))?,
+        }
+        self.out.write_record(None::<&[u8]>)?;
         Ok(())
     }
 
