@@ -163,7 +163,8 @@ impl ResultsWriter {
     /// Fields are written in place: no per-row copies of the cells.
     pub fn write(&mut self, row: u64, cells: &[String], outcome: &Outcome) -> io::Result<()> {
         for i in 0..self.width {
-            self.out.write_field(cells.get(i).map_or("", String::as_str))?;
+            self.out
+                .write_field(cells.get(i).map_or("", String::as_str))?;
         }
         let mut number = itoa::Buffer::new();
         self.out.write_field(number.format(row))?;
@@ -172,10 +173,14 @@ impl ResultsWriter {
             Some(s) => self.out.write_field(number.format(s))?,
             None => self.out.write_field("")?,
         }
-        self.out.write_field(outcome.error_code.as_deref().unwrap_or(""))?;
-        self.out.write_field(outcome.message.as_deref().unwrap_or(""))?;
+        self.out
+            .write_field(outcome.error_code.as_deref().unwrap_or(""))?;
+        self.out
+            .write_field(outcome.message.as_deref().unwrap_or(""))?;
         match &outcome.details {
-            Some(d) => self.out.write_field(serde_json::to_string(d).unwrap_or_default())?,
+            Some(d) => self
+                .out
+                .write_field(serde_json::to_string(d).unwrap_or_default())?,
             None => self.out.write_field("")?,
         }
         match outcome.contact_id {

@@ -229,9 +229,10 @@ impl Previous {
         None
     }
 
-    /// True when a new run without `--resume` would throw away unfinished work.
+    /// True when a new run without `--resume` would throw away unfinished work. A run that
+    /// stopped before learning anything (say, a missing key) has nothing to lose.
     pub fn unfinished(&self) -> bool {
-        !matches!(self.end, Some(EndState::Completed))
+        !matches!(self.end, Some(EndState::Completed)) && !self.outcomes.is_empty()
     }
 
     pub fn settled(&self) -> usize {

@@ -211,6 +211,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                 results_path.display()
             )));
         }
+        Some(p) if args.dry_run && !args.restart && !p.outcomes.is_empty() => {
+            return Err(Fatal::usage(format!(
+                "{} holds the results of an earlier import; a dry run would overwrite them: \
+                 pass --results PATH for the dry run, or --restart",
+                results_path.display()
+            )));
+        }
         Some(p) if p.unfinished() && !args.restart => {
             return Err(Fatal::usage(format!(
                 "{} belongs to an unfinished run ({} rows settled); pass --resume to continue it \
@@ -384,6 +391,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         None => Ok(()),
     });
     if args.dry_run {
+        // The journal belongs to real runs; a dry run only held its lock.
         std::fs::remove_file(&journal_path).ok();
     }
     finish_result.map_err(|e| io_fatal(&results_path, e))?;

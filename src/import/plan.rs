@@ -240,7 +240,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn plan_all(bytes: Vec<u8>, overrides: &[(String, String)]) -> Vec<Work> {
-        let Ok(mut input) = CsvInput::from_reader("fuzz.csv", std::io::Cursor::new(bytes), &Options::default())
+        let Ok(mut input) =
+            CsvInput::from_reader("fuzz.csv", std::io::Cursor::new(bytes), &Options::default())
         else {
             return Vec::new();
         };
@@ -270,7 +271,9 @@ mod tests {
             b"Email,First Name,GDPR,Tag IDs,Notes\n a@b.co ,00123, YES ,\"1, 2\",x\n".to_vec(),
             &[],
         );
-        let Work::Send(p) = &works[0] else { panic!("row should be sent") };
+        let Work::Send(p) = &works[0] else {
+            panic!("row should be sent")
+        };
         assert_eq!(
             std::str::from_utf8(&p.body).unwrap(),
             r#"{"email":"a@b.co","first_name":"00123","gdpr":true,"tag_ids":"1, 2"}"#
@@ -286,7 +289,13 @@ mod tests {
         let kinds: Vec<Option<Kind>> = works.iter().map(outcome).collect();
         assert_eq!(
             kinds,
-            [None, Some(Kind::Duplicate), Some(Kind::Invalid), Some(Kind::Invalid), Some(Kind::Invalid)]
+            [
+                None,
+                Some(Kind::Duplicate),
+                Some(Kind::Invalid),
+                Some(Kind::Invalid),
+                Some(Kind::Invalid)
+            ]
         );
     }
 

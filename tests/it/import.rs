@@ -328,3 +328,57 @@ fn two_imports_cannot_write_one_results_file() {
     first.kill().ok();
     first.wait().ok();
 }
+
+#[test]
+fn a_dry_run_does_not_overwrite_a_real_runs_results() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.write("r.csv", "email\na@example.com\n");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .success();
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--results"));
+    assert_eq!(
+        results(&env.path("r.results.csv"))[0]["_outcome"],
+        "created"
+    );
+    let elsewhere = env.path("dry.csv");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--dry-run", "--results"])
+        .arg(&elsewhere)
+        .assert()
+        .success();
+    assert_eq!(results(&elsewhere)[0]["_outcome"], "would_create");
+    // A completed run may be run again (cron), and --resume retries nothing that settled.
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--resume"])
+        .assert()
+        .success();
+    assert_eq!(
+        results(&env.path("r.results.csv"))[0]["_outcome"],
+        "created"
+    );
+    assert_eq!(sb.stats().contacts_total, 1);
+}
+
+#[test]
+fn a_run_that_stopped_before_any_row_does_not_block_the_next() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.write("n.csv", "email\na@example.com\n");
+    bin(&sb)
+        .env_remove("WOLFEO_API_KEY")
+        .args(["import", input.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("WOLFEO_API_KEY"));
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .success();
+}
