@@ -152,7 +152,6 @@ struct App {
     throttle: Throttle,
     faults: Faults,
     rate_headers: bool,
-    peak_window: Duration,
     counters: Counters,
 }
 
@@ -170,9 +169,6 @@ impl App {
                 config.drop_rate,
             ),
             rate_headers: config.rate_headers,
-            peak_window: config
-                .rate_limit
-                .map_or(Duration::from_secs(60), |l| l.window),
             counters: Counters {
                 requests: AtomicU64::new(0),
                 by_status: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
@@ -194,6 +190,7 @@ impl App {
             (store.contacts_total(), store.account().tags.len() as u64)
         };
         let c = &self.counters;
+        let (peak, peak_window) = self.throttle.peak();
         Stats {
             requests_total: c.requests.load(Ordering::Relaxed),
             responses_by_status: (0u16..)
@@ -205,8 +202,8 @@ impl App {
             tags_total,
             throttled_total: c.throttled.load(Ordering::Relaxed),
             dropped_total: c.dropped.load(Ordering::Relaxed),
-            peak_requests_per_window: self.throttle.peak(),
-            peak_window_ms: self.peak_window.as_millis() as u64,
+            peak_requests_per_window: peak,
+            peak_window_ms: peak_window.as_millis() as u64,
         }
     }
 }

@@ -216,12 +216,11 @@ impl Throttle {
         }
     }
 
-    pub fn peak(&self) -> u64 {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .peak
-            .peak
+    /// The most arrivals seen within any interval of the window (the rate-limit window, or
+    /// 60 s when the limit is off), and that window.
+    pub fn peak(&self) -> (u64, Duration) {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        (state.peak.peak, state.peak.window)
     }
 }
 
@@ -373,7 +372,7 @@ mod tests {
         assert!(matches!(t.check("a"), Decision::Allowed { .. }));
         assert!(matches!(t.check("a"), Decision::Limited { .. }));
         assert!(matches!(t.check("b"), Decision::Allowed { .. }));
-        assert_eq!(t.peak(), 3);
+        assert_eq!(t.peak(), (3, Duration::from_secs(60)));
         let off = Throttle::new(None, WindowKind::Fixed, &keys);
         assert_eq!(off.check("a"), Decision::Unlimited);
     }

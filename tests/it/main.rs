@@ -5,4 +5,5 @@ mod harness;
 mod hostile;
 mod import;
 mod resilience;
+mod sandbox;
 mod secrets;
