@@ -1147,3 +1147,36 @@ fn spawn_works_inside_another_runtime_and_ports_differ() {
     drop(a);
     drop(b);
 }
+
+/// `wolfeo-bulk sandbox` prints one line with the URL and key, serves, and stops on SIGTERM.
+#[test]
+fn the_sandbox_subcommand_prints_its_url_and_serves_until_terminated() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wolfeo-bulk"))
+        .args(["sandbox", "--listen", "127.0.0.1:0", "--api-key", "k-cli"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("api key: k-cli"), "{line}");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+    assert!(url.ends_with("/v1"), "{url}");
+    assert!(!url.ends_with(":0/v1"), "prints the port it got: {url}");
+    let body = reqwest::blocking::get(url.replace("/v1", "/_sandbox/stats"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(body.contains("requests_total"), "{body}");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
