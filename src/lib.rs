@@ -21,6 +21,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod summary;
 pub mod ui;
+pub mod units;
 pub mod validate;
 
 use cli::{Cli, Command};

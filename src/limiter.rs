@@ -51,38 +51,12 @@ impl FromStr for Rate {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if matches!(s, "unlimited" | "off" | "none") {
+        if matches!(s.trim(), "unlimited" | "off" | "none") {
             return Ok(Rate::Unlimited);
         }
-        let bad = || format!("invalid rate {s:?}: expected like 10/s, 600/min, 5/2s or unlimited");
-        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
-        let requests: u32 = n.trim().parse().map_err(|_| bad())?;
-        if requests == 0 {
-            return Err(format!("invalid rate {s:?}: must be at least 1 request"));
-        }
-        let unit = unit.trim();
-        let digits = unit
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(unit.len());
-        let count: u64 = if digits == 0 {
-            1
-        } else {
-            unit[..digits].parse().map_err(|_| bad())?
-        };
-        let seconds = match &unit[digits..] {
-            "ms" => return per(requests, Duration::from_millis(count)).ok_or_else(bad),
-            "s" | "sec" | "second" => 1,
-            "m" | "min" | "minute" => 60,
-            "h" | "hour" => 3600,
-            _ => return Err(bad()),
-        };
-        per(requests, Duration::from_secs(count * seconds)).ok_or_else(bad)
+        let (requests, period) = crate::units::parse_per(s)?;
+        Ok(Rate::PerPeriod { requests, period })
     }
-}
-
-fn per(requests: u32, period: Duration) -> Option<Rate> {
-    (!period.is_zero()).then_some(Rate::PerPeriod { requests, period })
 }
 
 impl fmt::Display for Rate {

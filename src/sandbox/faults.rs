@@ -78,75 +78,9 @@ impl Faults {
     }
 }
 
-/// `300ms`, `2s`, `1.5s`, `250us`, `1m`, `1h`. A unit is required: a bare `300` is ambiguous.
-/// Integer amounts are converted exactly (no float rounding), so `300ms` is exactly 300 ms.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("invalid duration {s:?}: missing unit (ms, s, m, ...)"))?;
-    let (number, unit) = s.split_at(split);
-    let nanos_per_unit: u64 = match unit.trim() {
-        "ns" => 1,
-        "us" | "µs" => 1_000,
-        "ms" => 1_000_000,
-        "s" | "sec" => 1_000_000_000,
-        "m" | "min" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => return Err(format!("invalid duration {s:?}: unknown unit {unit:?}")),
-    };
-    if let Ok(n) = number.parse::<u64>() {
-        return n
-            .checked_mul(nanos_per_unit)
-            .map(Duration::from_nanos)
-            .ok_or_else(|| format!("invalid duration {s:?}: too large"));
-    }
-    match number.parse::<f64>() {
-        Ok(x) if x.is_finite() && x >= 0.0 => Ok(Duration::from_nanos(
-            (x * nanos_per_unit as f64).round() as u64,
-        )),
-        _ => Err(format!("invalid duration {s:?}")),
-    }
-}
-
-/// `300ms` (fixed) or `100ms..500ms` (uniform in the closed range).
-pub fn parse_latency(s: &str) -> Result<(Duration, Duration), String> {
-    match s.split_once("..") {
-        Some((lo, hi)) => {
-            let (lo, hi) = (parse_duration(lo)?, parse_duration(hi)?);
-            if lo > hi {
-                return Err(format!("invalid latency {s:?}: lower bound above upper"));
-            }
-            Ok((lo, hi))
-        }
-        None => parse_duration(s).map(|d| (d, d)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_durations_exactly() {
-        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("0.3s"), Ok(Duration::from_millis(300)));
-        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        for bad in ["", "300", "ms", "3 parsecs", "-1s", "1..2s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn parses_latency_ranges() {
-        let ms = Duration::from_millis;
-        assert_eq!(parse_latency("300ms"), Ok((ms(300), ms(300))));
-        assert_eq!(parse_latency("100ms..500ms"), Ok((ms(100), ms(500))));
-        assert!(parse_latency("500ms..100ms").is_err());
-    }
 
     #[test]
     fn same_seed_same_faults() {

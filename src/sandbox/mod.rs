@@ -46,8 +46,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::units::{parse_duration, parse_latency};
 pub use args::{SandboxArgs, run};
-pub use faults::{parse_duration, parse_latency};
 pub use throttle::{RateLimit, WindowKind};
 
 use crate::api;

@@ -15,8 +15,6 @@ use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::faults::parse_duration;
-
 /// `max` requests per `window`, per API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -29,20 +27,7 @@ impl FromStr for RateLimit {
 
     /// `600/60s`, `60/6s`, `600/min`, `10/s`, `20/2s`, `100/500ms`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid rate limit {s:?}: expected MAX/WINDOW, e.g. 600/60s or 10/s");
-        let (max, per) = s.trim().split_once('/').ok_or_else(bad)?;
-        let max: u32 = max.trim().parse().map_err(|_| bad())?;
-        let window = match per.trim() {
-            "s" | "sec" | "second" => Duration::from_secs(1),
-            "m" | "min" | "minute" => Duration::from_secs(60),
-            "h" | "hour" => Duration::from_secs(3600),
-            other => parse_duration(other).map_err(|_| bad())?,
-        };
-        if max == 0 || window.is_zero() {
-            return Err(format!(
-                "invalid rate limit {s:?}: both parts must be positive"
-            ));
-        }
+        let (max, window) = crate::units::parse_per(s)?;
         Ok(RateLimit { max, window })
     }
 }
