@@ -97,8 +97,13 @@ impl ConnectionArgs {
     /// Validates the flags and resolves the key; starts the sandbox for `--sandbox`.
     pub fn connect(&self, ui: &Ui) -> Result<(ClientConfig, Option<SandboxHandle>), Fatal> {
         let (base_url, api_key, sandbox) = if self.sandbox {
-            let handle = sandbox::spawn(sandbox::Config::default())
-                .map_err(|e| Fatal::usage(format!("cannot start the sandbox: {e}")))?;
+            // A few tags and sequences so that sample rows with tag_ids/sequence_ids succeed.
+            let handle = sandbox::spawn(sandbox::Config {
+                seed_tags: 5,
+                seed_sequences: 2,
+                ..sandbox::Config::default()
+            })
+            .map_err(|e| Fatal::usage(format!("cannot start the sandbox: {e}")))?;
             ui.info(&format!("sandbox: {}", handle.base_url()));
             let url = Url::parse(&handle.base_url())
                 .map_err(|e| Fatal::usage(format!("sandbox URL: {e}")))?;

@@ -74,9 +74,9 @@ impl FromStr for Encoding {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// `None`: a `sep=` line, else detection (see [`detect_delimiter`]).
+    /// `None`: a `sep=` line, else conservative detection (`detect_delimiter`).
     pub delimiter: Option<u8>,
     /// `None`: strict UTF-8.
     pub encoding: Option<Encoding>,
@@ -132,8 +132,13 @@ impl fmt::Display for Dialect {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Record {
+    /// 1-based, header excluded: the row number users see in results.
     pub number: u64,
+    /// 1-based physical line of the record's first byte, counting the header,
+    /// any `sep=` line, blank lines and line breaks inside quoted cells (CR,
+    /// LF and CRLF each end one line).
     pub line: u64,
+    /// Cells as parsed, not trimmed; an over-long cell is `""` (see `problem`).
     pub fields: Vec<String>,
     pub problem: Option<RecordProblem>,
 }
@@ -149,6 +154,7 @@ pub enum RecordProblem {
         found: usize,
     },
     FieldTooLong {
+        /// 0-based.
         column: usize,
         bytes: usize,
         limit: usize,
@@ -688,14 +694,20 @@ fn valid_delimiter(d: u8) -> bool {
 
 /// CR, LF and CRLF each end one physical line, matching how csv_core ends records.
 fn count_lines(bytes: &[u8], lines: &mut u64, prev_cr: &mut bool) {
-    let mut n = 0u64;
-    let mut prev = *prev_cr;
-    for &b in bytes {
-        n += (b == b'\r' || (b == b'\n' && !prev)) as u64;
-        prev = b == b'\r';
+    let Some(&last) = bytes.last() else { return };
+    let lf = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+    if !bytes.contains(&b'\r') && !*prev_cr {
+        *lines += lf;
+    } else {
+        let mut n = 0u64;
+        let mut prev = *prev_cr;
+        for &b in bytes {
+            n += (b == b'\r' || (b == b'\n' && !prev)) as u64;
+            prev = b == b'\r';
+        }
+        *lines += n;
     }
-    *lines += n;
-    *prev_cr = prev;
+    *prev_cr = last == b'\r';
 }
 
 /// Recognises Excel's `sep=X` first line (`"sep=X"`, any case, `\t` spelled

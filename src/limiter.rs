@@ -89,7 +89,8 @@ impl fmt::Display for Rate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.per_second() {
             None => f.write_str("unlimited"),
-            Some(r) => write!(f, "{r:.4}/s").map(|_| ()),
+            Some(r) if r.fract() == 0.0 => write!(f, "{r}/s"),
+            Some(r) => write!(f, "{r:.2}/s"),
         }
     }
 }

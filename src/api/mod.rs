@@ -22,6 +22,8 @@ pub mod codes {
     pub const VALIDATION_ERROR: &str = "VALIDATION_ERROR";
     pub const SERVER_ERROR: &str = "SERVER_ERROR";
     pub const INVALID_PERIOD: &str = "INVALID_PERIOD";
+    /// Sandbox choice for `POST /v1/tag` with a name already in use (undocumented upstream).
+    pub const TAG_EXISTS: &str = "TAG_EXISTS";
 }
 
 /// Message texts. Only the first two and the 429 body are documented; the others are the
@@ -40,6 +42,9 @@ pub mod messages {
     pub const SERVER_ERROR: &str = "An unexpected error occurred";
     pub const INVALID_PERIOD: &str = "Invalid period or missing range";
     pub const PER_PAGE: &str = "The per page must be between 1 and 100.";
+    pub const PAGE: &str = "The page must be at least 1.";
+    pub const MALFORMED_JSON: &str = "Malformed JSON body";
+    pub const TAG_EXISTS: &str = "A tag with this name already exists";
 }
 
 /// Field -> messages, as in `error.details`. Ordered so that `_details` cells are stable.

@@ -1,0 +1,532 @@
+//! The account: contacts, tags and sequences, with the indexes the endpoints need.
+//!
+//! Invariants: `contacts` is sorted by `(created_at, id)` (seeded contacts are generated in that
+//! order and new ones are appended with `created_at = now`, clamped to never go below the last
+//! one, so appending keeps it sorted); ids only grow; nothing is ever deleted, so the positions
+//! in `by_id` stay valid. Newest-first paging and period filters are then two binary searches and
+//! a slice. The whole store sits behind one mutex in `App`; every method here is synchronous so
+//! the lock can never be held across an `.await`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{self, Meta};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactRec {
+    pub id: u64,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email_marketing: bool,
+    pub gdpr: bool,
+    pub created_at: DateTime<Utc>,
+    pub tags: Vec<u64>,
+    pub sequences: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagRec {
+    pub id: u64,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceRec {
+    pub id: u64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// What `--state` saves and loads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub contacts: Vec<ContactRec>,
+    pub tags: Vec<TagRec>,
+    pub sequences: Vec<SequenceRec>,
+    pub next_contact_id: u64,
+    pub next_tag_id: u64,
+    pub next_sequence_id: u64,
+}
+
+/// Why a write was refused; routes map each to its documented status and code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    ContactNotFound,
+    TagNotFound,
+    SequenceNotFound,
+    Cap,
+    Exists,
+    TagExists,
+}
+
+/// How a request names a contact: `contact_id` wins over `email`.
+#[derive(Debug, Clone, Copy)]
+pub enum Ident<'a> {
+    Id(u64),
+    Email(&'a str),
+}
+
+/// Fields of a create or an update; `None` means "not given". Lists are appended on update.
+#[derive(Debug, Default)]
+pub struct Fields {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email_marketing: Option<bool>,
+    pub gdpr: Option<bool>,
+    pub tags: Vec<u64>,
+    pub sequences: Vec<u64>,
+}
+
+pub struct Store {
+    account: Account,
+    by_id: HashMap<u64, usize>,
+    by_email: HashMap<String, u64>,
+    tag_members: HashMap<u64, BTreeSet<u64>>,
+    tag_names: HashMap<String, u64>,
+    cap: Option<u64>,
+}
+
+impl Store {
+    pub fn new(mut account: Account, cap: Option<u64>) -> Store {
+        account.contacts.sort_by_key(|c| (c.created_at, c.id));
+        account.tags.sort_by_key(|t| t.id);
+        account.sequences.sort_by_key(|s| s.id);
+        let next = |ids: &mut dyn Iterator<Item = u64>, stored: u64| {
+            ids.max().map_or(1, |m| m + 1).max(stored).max(1)
+        };
+        account.next_contact_id = next(
+            &mut account.contacts.iter().map(|c| c.id),
+            account.next_contact_id,
+        );
+        account.next_tag_id = next(&mut account.tags.iter().map(|t| t.id), account.next_tag_id);
+        account.next_sequence_id = next(
+            &mut account.sequences.iter().map(|s| s.id),
+            account.next_sequence_id,
+        );
+        let mut store = Store {
+            by_id: HashMap::with_capacity(account.contacts.len()),
+            by_email: HashMap::with_capacity(account.contacts.len()),
+            tag_members: account
+                .tags
+                .iter()
+                .map(|t| (t.id, BTreeSet::new()))
+                .collect(),
+            tag_names: account
+                .tags
+                .iter()
+                .map(|t| (t.name.to_lowercase(), t.id))
+                .collect(),
+            account,
+            cap,
+        };
+        for (pos, c) in store.account.contacts.iter().enumerate() {
+            store.by_id.insert(c.id, pos);
+            store.by_email.insert(c.email.to_lowercase(), c.id);
+            for tag in &c.tags {
+                store.tag_members.entry(*tag).or_default().insert(c.id);
+            }
+        }
+        store
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    pub fn contacts_total(&self) -> u64 {
+        self.account.contacts.len() as u64
+    }
+
+    pub fn find(&self, ident: Ident) -> Option<&ContactRec> {
+        let id = match ident {
+            Ident::Id(id) => id,
+            Ident::Email(email) => *self.by_email.get(&email.to_lowercase())?,
+        };
+        self.by_id.get(&id).map(|&pos| &self.account.contacts[pos])
+    }
+
+    /// All checks happen before anything changes, so a refused create stores nothing.
+    pub fn create(&mut self, f: Fields, now: DateTime<Utc>) -> Result<u64, Refusal> {
+        self.check_lists(&f.tags, &f.sequences)?;
+        if self.cap.is_some_and(|cap| self.contacts_total() >= cap) {
+            return Err(Refusal::Cap);
+        }
+        self.insert(f, now)
+    }
+
+    /// A create without the list and cap checks: for writers other than the API (tests that
+    /// simulate one), which only the uniqueness of the email binds.
+    pub fn insert(&mut self, f: Fields, now: DateTime<Utc>) -> Result<u64, Refusal> {
+        let email = f.email.unwrap_or_default();
+        let key = email.to_lowercase();
+        if self.by_email.contains_key(&key) {
+            return Err(Refusal::Exists);
+        }
+        let id = self.account.next_contact_id;
+        self.account.next_contact_id += 1;
+        let created_at = self
+            .account
+            .contacts
+            .last()
+            .map_or(now, |last| last.created_at.max(now));
+        for tag in &f.tags {
+            self.tag_members.entry(*tag).or_default().insert(id);
+        }
+        self.by_email.insert(key, id);
+        self.by_id.insert(id, self.account.contacts.len());
+        self.account.contacts.push(ContactRec {
+            id,
+            email,
+            first_name: f.first_name,
+            last_name: f.last_name,
+            email_marketing: f.email_marketing.unwrap_or(false),
+            gdpr: f.gdpr.unwrap_or(false),
+            created_at,
+            tags: f.tags,
+            sequences: f.sequences,
+        });
+        Ok(id)
+    }
+
+    /// Partial update: only given fields change; tag and sequence ids are appended.
+    pub fn update(&mut self, ident: Ident, f: Fields) -> Result<api::Contact, Refusal> {
+        let id = self.find(ident).ok_or(Refusal::ContactNotFound)?.id;
+        self.check_lists(&f.tags, &f.sequences)?;
+        let new_key = f.email.as_ref().map(|e| e.to_lowercase());
+        if let Some(key) = &new_key
+            && self.by_email.get(key).is_some_and(|&other| other != id)
+        {
+            return Err(Refusal::Exists);
+        }
+        for tag in &f.tags {
+            self.tag_members.entry(*tag).or_default().insert(id);
+        }
+        let c = &mut self.account.contacts[self.by_id[&id]];
+        if let (Some(email), Some(key)) = (f.email, new_key) {
+            self.by_email.remove(&c.email.to_lowercase());
+            self.by_email.insert(key, id);
+            c.email = email;
+        }
+        if f.first_name.is_some() {
+            c.first_name = f.first_name;
+        }
+        if f.last_name.is_some() {
+            c.last_name = f.last_name;
+        }
+        c.email_marketing = f.email_marketing.unwrap_or(c.email_marketing);
+        c.gdpr = f.gdpr.unwrap_or(c.gdpr);
+        append_unique(&mut c.tags, &f.tags);
+        append_unique(&mut c.sequences, &f.sequences);
+        Ok(full_contact(c))
+    }
+
+    /// Newest first among contacts with `from <= created_at < to`.
+    pub fn list(
+        &self,
+        (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+        page: u64,
+        per_page: u64,
+    ) -> (Vec<api::Contact>, Meta) {
+        let all = &self.account.contacts;
+        let lo = from.map_or(0, |from| all.partition_point(|c| c.created_at < from));
+        let hi = to.map_or(all.len(), |to| all.partition_point(|c| c.created_at < to));
+        let matching = &all[lo..hi.max(lo)];
+        let meta = meta(matching.len() as u64, page, per_page);
+        let data = matching
+            .iter()
+            .rev()
+            .skip(offset(page, per_page))
+            .take(per_page as usize)
+            .map(list_item)
+            .collect();
+        (data, meta)
+    }
+
+    pub fn tags_page(&self, page: u64, per_page: u64) -> (Vec<api::Tag>, Meta) {
+        let tags = &self.account.tags;
+        let data = tags
+            .iter()
+            .skip(offset(page, per_page))
+            .take(per_page as usize)
+            .map(api_tag)
+            .collect();
+        (data, meta(tags.len() as u64, page, per_page))
+    }
+
+    pub fn create_tag(&mut self, name: String, now: DateTime<Utc>) -> Result<api::Tag, Refusal> {
+        let key = name.to_lowercase();
+        if self.tag_names.contains_key(&key) {
+            return Err(Refusal::TagExists);
+        }
+        let id = self.account.next_tag_id;
+        self.account.next_tag_id += 1;
+        self.tag_names.insert(key, id);
+        self.tag_members.insert(id, BTreeSet::new());
+        self.account.tags.push(TagRec {
+            id,
+            name: name.clone(),
+            created_at: now,
+        });
+        Ok(api::Tag {
+            id,
+            name,
+            created_at: None,
+        })
+    }
+
+    pub fn contact_tags(&self, ident: Ident) -> Result<Vec<api::Tag>, Refusal> {
+        let c = self.find(ident).ok_or(Refusal::ContactNotFound)?;
+        Ok(c.tags
+            .iter()
+            .filter_map(|id| self.tag(*id))
+            .map(api_tag)
+            .collect())
+    }
+
+    /// Members of a tag by contact id ascending.
+    pub fn tag_contacts(
+        &self,
+        tag: u64,
+        page: u64,
+        per_page: u64,
+    ) -> Result<(Vec<api::Contact>, Meta), Refusal> {
+        let members = self.tag_members.get(&tag).ok_or(Refusal::TagNotFound)?;
+        let data = members
+            .iter()
+            .skip(offset(page, per_page))
+            .take(per_page as usize)
+            .filter_map(|id| self.by_id.get(id))
+            .map(|&pos| list_item(&self.account.contacts[pos]))
+            .collect();
+        Ok((data, meta(members.len() as u64, page, per_page)))
+    }
+
+    pub fn sequences(&self) -> Vec<api::Sequence> {
+        self.account
+            .sequences
+            .iter()
+            .map(|s| api::Sequence {
+                id: s.id,
+                name: s.name.clone(),
+                r#type: Some(s.kind.clone()),
+            })
+            .collect()
+    }
+
+    /// Every contact, newest first, with tags and sequences (for `SandboxHandle::contacts`).
+    pub fn snapshot(&self) -> Vec<api::Contact> {
+        self.account
+            .contacts
+            .iter()
+            .rev()
+            .map(full_contact)
+            .collect()
+    }
+
+    pub fn all_tags(&self) -> Vec<api::Tag> {
+        self.account.tags.iter().map(api_tag).collect()
+    }
+
+    fn tag(&self, id: u64) -> Option<&TagRec> {
+        let tags = &self.account.tags;
+        tags.binary_search_by_key(&id, |t| t.id)
+            .ok()
+            .map(|i| &tags[i])
+    }
+
+    fn check_lists(&self, tags: &[u64], sequences: &[u64]) -> Result<(), Refusal> {
+        if tags.iter().any(|id| self.tag(*id).is_none()) {
+            return Err(Refusal::TagNotFound);
+        }
+        let seqs = &self.account.sequences;
+        if sequences
+            .iter()
+            .any(|id| seqs.binary_search_by_key(id, |s| s.id).is_err())
+        {
+            return Err(Refusal::SequenceNotFound);
+        }
+        Ok(())
+    }
+}
+
+fn append_unique(list: &mut Vec<u64>, more: &[u64]) {
+    for id in more {
+        if !list.contains(id) {
+            list.push(*id);
+        }
+    }
+}
+
+/// `last_page` is at least 1 even for an empty set, as Laravel's paginator reports.
+pub fn meta(total: u64, page: u64, per_page: u64) -> Meta {
+    Meta {
+        current_page: page,
+        last_page: total.div_ceil(per_page).max(1),
+        per_page,
+        total,
+    }
+}
+
+fn offset(page: u64, per_page: u64) -> usize {
+    usize::try_from(page.saturating_sub(1).saturating_mul(per_page)).unwrap_or(usize::MAX)
+}
+
+/// List items carry no tags or sequences (as the documented sample).
+fn list_item(c: &ContactRec) -> api::Contact {
+    api::Contact {
+        id: c.id,
+        email: c.email.clone(),
+        first_name: c.first_name.clone(),
+        last_name: c.last_name.clone(),
+        email_marketing: c.email_marketing,
+        gdpr: c.gdpr,
+        created_at: Some(api::format_contact_time(c.created_at)),
+        tags: None,
+        sequences: None,
+    }
+}
+
+/// Retrieve and update return the lists too, as integer arrays.
+pub fn full_contact(c: &ContactRec) -> api::Contact {
+    api::Contact {
+        tags: Some(c.tags.clone()),
+        sequences: Some(c.sequences.clone()),
+        ..list_item(c)
+    }
+}
+
+fn api_tag(t: &TagRec) -> api::Tag {
+    api::Tag {
+        id: t.id,
+        name: t.name.clone(),
+        created_at: Some(api::format_tag_time(t.created_at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, day, 9, 0, 0).unwrap()
+    }
+
+    fn store() -> Store {
+        capped(None)
+    }
+
+    fn capped(cap: Option<u64>) -> Store {
+        let mut account = Account::default();
+        account.tags.push(TagRec {
+            id: 1,
+            name: "VIP".into(),
+            created_at: at(1),
+        });
+        account.sequences.push(SequenceRec {
+            id: 4,
+            name: "Welcome".into(),
+            kind: "normal".into(),
+        });
+        Store::new(account, cap)
+    }
+
+    fn new(email: &str, tags: Vec<u64>) -> Fields {
+        Fields {
+            email: Some(email.into()),
+            tags,
+            ..Fields::default()
+        }
+    }
+
+    #[test]
+    fn refused_creates_store_nothing() {
+        let mut s = capped(Some(3));
+        assert_eq!(s.create(new("a@b.co", vec![1]), at(2)), Ok(1));
+        assert_eq!(s.create(new("A@B.CO", vec![]), at(3)), Err(Refusal::Exists));
+        assert_eq!(
+            s.create(new("c@b.co", vec![2]), at(3)),
+            Err(Refusal::TagNotFound)
+        );
+        let seq = Fields {
+            sequences: vec![9],
+            ..new("c@b.co", vec![])
+        };
+        assert_eq!(s.create(seq, at(3)), Err(Refusal::SequenceNotFound));
+        assert_eq!(s.contacts_total(), 1);
+        assert_eq!(s.create(new("c@b.co", vec![]), at(3)), Ok(2));
+        assert_eq!(s.create(new("d@b.co", vec![]), at(4)), Ok(3));
+        assert_eq!(s.create(new("e@b.co", vec![]), at(5)), Err(Refusal::Cap));
+    }
+
+    #[test]
+    fn lists_newest_first_within_bounds() {
+        let mut s = store();
+        for (i, day) in [2, 3, 5, 9].into_iter().enumerate() {
+            s.create(new(&format!("c{i}@b.co"), vec![]), at(day))
+                .unwrap();
+        }
+        let (page, meta) = s.list((Some(at(3)), Some(at(9))), 1, 50);
+        let ids: Vec<u64> = page.iter().map(|c| c.id).collect();
+        assert_eq!(ids, [3, 2]);
+        assert_eq!(meta.total, 2);
+        let (page, meta) = s.list((None, None), 2, 3);
+        assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), [1]);
+        assert_eq!((meta.last_page, meta.total), (2, 4));
+        let (page, meta) = s.list((None, None), 9, 3);
+        assert!(page.is_empty());
+        assert_eq!(meta.current_page, 9);
+    }
+
+    #[test]
+    fn update_appends_lists_and_guards_email_uniqueness() {
+        let mut s = store();
+        s.create(new("a@b.co", vec![]), at(2)).unwrap();
+        s.create(new("z@b.co", vec![1]), at(3)).unwrap();
+        let taken = Fields {
+            email: Some("Z@b.co".into()),
+            ..Fields::default()
+        };
+        assert_eq!(s.update(Ident::Id(1), taken), Err(Refusal::Exists));
+        let patch = Fields {
+            email: Some("New@b.co".into()),
+            first_name: Some("Ann".into()),
+            tags: vec![1],
+            sequences: vec![4],
+            ..Fields::default()
+        };
+        let c = s.update(Ident::Email("A@B.CO"), patch).unwrap();
+        assert_eq!(c.email, "New@b.co");
+        assert_eq!((c.tags, c.sequences), (Some(vec![1]), Some(vec![4])));
+        assert!(s.find(Ident::Email("a@b.co")).is_none());
+        assert_eq!(s.find(Ident::Email("new@B.co")).unwrap().id, 1);
+        let (members, _) = s.tag_contacts(1, 1, 50).unwrap();
+        assert_eq!(members.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            s.update(Ident::Id(99), Fields::default()),
+            Err(Refusal::ContactNotFound)
+        );
+    }
+
+    #[test]
+    fn loaded_accounts_get_indexes_and_next_ids() {
+        let mut s = store();
+        s.create(new("a@b.co", vec![1]), at(2)).unwrap();
+        s.create_tag("Second".into(), at(2)).unwrap();
+        let mut account = s.account().clone();
+        account.next_contact_id = 0;
+        let mut loaded = Store::new(account, None);
+        assert_eq!(loaded.find(Ident::Email("A@b.co")).unwrap().id, 1);
+        assert_eq!(loaded.create(new("x@b.co", vec![2]), at(3)), Ok(2));
+        assert_eq!(
+            loaded.create_tag("second".into(), at(3)),
+            Err(Refusal::TagExists)
+        );
+    }
+}

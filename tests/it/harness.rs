@@ -1,0 +1,80 @@
+//! Shared test harness: a temp dir, the built binary, and sandboxes on 127.0.0.1:0.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use wolfeo_bulk::sandbox::{self, Config, SandboxHandle};
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write fixture");
+        p
+    }
+}
+
+/// A sandbox with no rate limit unless the test sets one.
+pub fn sandbox(config: Config) -> SandboxHandle {
+    sandbox::spawn(config).expect("sandbox starts")
+}
+
+pub fn unlimited() -> Config {
+    Config {
+        rate_limit: None,
+        ..Config::default()
+    }
+}
+
+/// The binary, pointed at `sb`, with a clean environment for the key.
+pub fn bin(sb: &SandboxHandle) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("wolfeo-bulk").expect("binary built");
+    cmd.env("WOLFEO_BASE_URL", sb.base_url())
+        .env("WOLFEO_API_KEY", sb.api_key())
+        .env_remove("RUST_LOG")
+        .timeout(Duration::from_secs(120));
+    cmd
+}
+
+/// Same as [`bin`], as a std command for tests that signal the process.
+pub fn std_bin(sb: &SandboxHandle) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("wolfeo-bulk"));
+    cmd.env("WOLFEO_BASE_URL", sb.base_url())
+        .env("WOLFEO_API_KEY", sb.api_key());
+    cmd
+}
+
+/// Reads a CSV file into header + rows of strings.
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    (headers, rows)
+}
+
+/// Results rows as maps from column name to value.
+pub fn results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let (headers, rows) = read_csv(path);
+    rows.into_iter()
+        .map(|r| headers.iter().cloned().zip(r).collect())
+        .collect()
+}

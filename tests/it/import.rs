@@ -1,0 +1,330 @@
+//! `import` end to end: the binary against the in-process sandbox, results checked row by row.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use predicates::prelude::*;
+use wolfeo_bulk::sandbox::Config;
+
+use crate::harness::{Env, bin, read_csv, results, sandbox, unlimited};
+
+const HEADER: &str = "Email,First Name,Last Name,Email Marketing,GDPR,Tag IDs,Company\n";
+
+fn row<'a>(rows: &'a [HashMap<String, String>], n: usize) -> &'a HashMap<String, String> {
+    &rows[n - 1]
+}
+
+#[test]
+fn every_outcome_is_recorded_row_by_row_in_input_order() {
+    let env = Env::new();
+    let sb = sandbox(Config {
+        seed_tags: 3,
+        ..unlimited()
+    });
+    let existing = sb.insert_contact("Existing@Example.com");
+    let long = "x".repeat(256);
+    let input = env.write(
+        "in.csv",
+        &format!(
+            "{HEADER}\
+             ann@example.com,Ann,Lee,yes,no,\"1,2\",Acme\n\
+             existing@example.com,Old,Timer,,,,\n\
+             not-an-email,{long},X,,,,\n\
+             tags@example.com,T,,,,\"1,,x\",\n\
+             ghost@example.com,G,,,,999,\n\
+             ANN@EXAMPLE.COM,Ann,Again,,,,\n\
+             bob@example.com,Bob,,maybe,,,\"Quoted, comma\"\n\
+             cy@example.com,\"Multi\nLine\",,,,,\n"
+        ),
+    );
+    let out = env.path("in.results.csv");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(1);
+    let rows = results(&out);
+    assert_eq!(rows.len(), 8, "one line per input record");
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["_row"], (i + 1).to_string(), "input order");
+    }
+
+    let created = row(&rows, 1);
+    assert_eq!(created["_outcome"], "created");
+    assert_eq!(created["_http_status"], "201");
+    assert_eq!(created["Company"], "Acme", "input columns kept unchanged");
+    assert_eq!(created["Tag IDs"], "1,2");
+    let id: u64 = created["_contact_id"].parse().unwrap();
+    assert_eq!(created["_attempts"], "1");
+
+    let exists = row(&rows, 2);
+    assert_eq!(exists["_outcome"], "exists");
+    assert_eq!(exists["_http_status"], "409");
+    assert_eq!(exists["_error_code"], "CONTACT_EXISTS");
+
+    let two_fields = row(&rows, 3);
+    assert_eq!(two_fields["_outcome"], "invalid");
+    assert_eq!(two_fields["_error_code"], "VALIDATION_ERROR");
+    assert_eq!(two_fields["_message"], "The given data was invalid");
+    assert_eq!(
+        two_fields["_http_status"], "",
+        "rejected locally, never sent"
+    );
+    let details: serde_json::Value = serde_json::from_str(&two_fields["_details"]).unwrap();
+    assert_eq!(
+        details,
+        serde_json::json!({
+            "email": ["The email must be a valid email address."],
+            "first_name": ["The first name must not be greater than 255 characters."]
+        })
+    );
+
+    let list = row(&rows, 4);
+    assert_eq!(list["_outcome"], "invalid");
+    assert_eq!(list["_error_code"], "VALIDATION_ERROR");
+    assert_eq!(list["_details"], "", "a 400 list error has no details");
+
+    let unknown_tag = row(&rows, 5);
+    assert_eq!(unknown_tag["_outcome"], "invalid");
+    assert_eq!(unknown_tag["_http_status"], "404");
+    assert_eq!(unknown_tag["_error_code"], "NOT_FOUND");
+
+    let dup = row(&rows, 6);
+    assert_eq!(dup["_outcome"], "duplicate");
+    assert!(dup["_message"].contains("row 1"), "{}", dup["_message"]);
+
+    let bad_bool = row(&rows, 7);
+    assert_eq!(bad_bool["_outcome"], "invalid");
+    assert!(bad_bool["_details"].contains("The email marketing field must be true or false."));
+    assert_eq!(bad_bool["Company"], "Quoted, comma");
+
+    assert_eq!(row(&rows, 8)["_outcome"], "created");
+    assert_eq!(row(&rows, 8)["First Name"], "Multi\nLine");
+
+    // The server holds exactly what we say we created, nothing more.
+    let contacts = sb.contacts();
+    assert_eq!(contacts.len(), 3);
+    let ann = contacts
+        .iter()
+        .find(|c| c.email == "ann@example.com")
+        .unwrap();
+    assert_eq!(ann.id, id);
+    assert!(ann.email_marketing && !ann.gdpr);
+    assert_eq!(ann.tags.clone().unwrap_or_default(), vec![1, 2]);
+    assert!(contacts.iter().any(|c| c.id == existing));
+
+    // Rejects: invalid and failed rows only, original header and cells.
+    let (headers, rejects) = read_csv(&env.path("in.rejects.csv"));
+    assert_eq!(headers.join(","), HEADER.trim_end());
+    let emails: Vec<&str> = rejects.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        emails,
+        [
+            "not-an-email",
+            "tags@example.com",
+            "ghost@example.com",
+            "bob@example.com"
+        ]
+    );
+}
+
+#[test]
+fn a_clean_file_exits_zero_and_reports_a_summary() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.write(
+        "ok.csv",
+        "email,first_name\na@example.com,A\nb@example.com,B\n",
+    );
+    let summary = env.path("summary.json");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .arg("--summary-json")
+        .arg(&summary)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("created"));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(json["outcomes"]["created"], 2);
+    assert_eq!(json["rows"], 2);
+    assert_eq!(json["exit_code"], 0);
+    assert_eq!(sb.stats().contacts_total, 2);
+}
+
+#[test]
+fn mapping_problems_stop_before_anything_is_sent() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let no_email = env.write("a.csv", "Name,Phone\nAnn,123\n");
+    bin(&sb)
+        .args(["import", no_email.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("Name").and(predicate::str::contains("Phone")));
+    let twice = env.write("b.csv", "Email,E-mail\na@b.co,c@d.co\n");
+    bin(&sb)
+        .args(["import", twice.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("E-mail"));
+    // --map resolves the ambiguity.
+    bin(&sb)
+        .args([
+            "import",
+            twice.to_str().unwrap(),
+            "--map",
+            "E-mail=-",
+            "--rate",
+            "unlimited",
+        ])
+        .assert()
+        .success();
+    assert_eq!(sb.contacts()[0].email, "a@b.co");
+    bin(&sb)
+        .args(["import", env.path("missing.csv").to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("missing.csv"));
+}
+
+#[test]
+fn dry_run_validates_without_sending() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.write(
+        "d.csv",
+        "email,gdpr\na@example.com,yes\nbad,no\na@example.com,no\n",
+    );
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--dry-run"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("ETA"));
+    let rows = results(&env.path("d.results.csv"));
+    let outcomes: Vec<&str> = rows.iter().map(|r| r["_outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["would_create", "invalid", "duplicate"]);
+    assert_eq!(sb.stats().requests_total, 0);
+}
+
+#[test]
+fn a_rejected_key_aborts_with_exit_3_and_marks_the_rest_not_attempted() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.write(
+        "k.csv",
+        "email\na@example.com\nb@example.com\nc@example.com\n",
+    );
+    let out = bin(&sb)
+        .env("WOLFEO_API_KEY", "wrong-key-7c1d")
+        .args(["import", input.to_str().unwrap(), "--concurrency", "1"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("WOLFEO_API_KEY"))
+        .get_output()
+        .clone();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-key-7c1d"));
+    let rows = results(&env.path("k.results.csv"));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["_outcome"], "failed");
+    assert_eq!(rows[0]["_http_status"], "401");
+    assert!(rows[1..].iter().all(|r| r["_outcome"] == "not_attempted"));
+    assert_eq!(sb.stats().contacts_total, 0);
+}
+
+#[test]
+fn on_exists_update_turns_conflicts_into_updates() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let id = sb.insert_contact("kim@example.com");
+    let input = env.write(
+        "u.csv",
+        "email,first_name,last_name\nKIM@example.com,Kim,\n",
+    );
+    bin(&sb)
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--on-exists",
+            "update",
+            "--rate",
+            "unlimited",
+        ])
+        .assert()
+        .success();
+    let rows = results(&env.path("u.results.csv"));
+    assert_eq!(rows[0]["_outcome"], "updated");
+    assert_eq!(rows[0]["_contact_id"], id.to_string());
+    assert_eq!(rows[0]["_attempts"], "3", "POST + GET + PUT");
+    let kim = sb.contacts().into_iter().find(|c| c.id == id).unwrap();
+    assert_eq!(kim.first_name.as_deref(), Some("Kim"));
+}
+
+#[test]
+fn a_429_pauses_the_whole_pipeline_for_retry_after() {
+    let env = Env::new();
+    // 10 requests per 2 s window; the client is unthrottled, so it must hit 429s and wait.
+    let sb = sandbox(Config {
+        rate_limit: Some("10/2s".parse().unwrap()),
+        ..Config::default()
+    });
+    let mut text = String::from("email\n");
+    for i in 0..25 {
+        text.push_str(&format!("p{i}@example.com\n"));
+    }
+    let input = env.write("p.csv", &text);
+    let started = std::time::Instant::now();
+    bin(&sb)
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--rate",
+            "unlimited",
+            "--concurrency",
+            "4",
+        ])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("pausing all requests"));
+    let elapsed = started.elapsed();
+    // 25 rows at 10 per 2 s need at least two full windows after the first.
+    assert!(elapsed >= Duration::from_secs(4), "{elapsed:?}");
+    let stats = sb.stats();
+    assert_eq!(stats.contacts_total, 25);
+    assert!(stats.throttled_total >= 1);
+    // After a pause everyone waits: the number of 429s stays small (not one per row per retry).
+    assert!(stats.throttled_total <= 12, "{}", stats.throttled_total);
+    let rows = results(&env.path("p.results.csv"));
+    assert!(rows.iter().all(|r| r["_outcome"] == "created"));
+}
+
+#[test]
+fn two_imports_cannot_write_one_results_file() {
+    let env = Env::new();
+    let sb = sandbox(Config {
+        latency: Some((Duration::from_millis(200), Duration::from_millis(200))),
+        ..unlimited()
+    });
+    let mut text = String::from("email\n");
+    for i in 0..30 {
+        text.push_str(&format!("l{i}@example.com\n"));
+    }
+    let input = env.write("l.csv", &text);
+    let mut first = crate::harness::std_bin(&sb)
+        .args([
+            "import",
+            input.to_str().unwrap(),
+            "--concurrency",
+            "1",
+            "-q",
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--restart"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("another import"));
+    first.kill().ok();
+    first.wait().ok();
+}
