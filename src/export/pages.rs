@@ -6,8 +6,10 @@
 //! offset paging: a contact created during the walk pushes older ones onto later pages, so the
 //! same id can come twice ([`Rows`] writes it once, from a compact id set) and the oldest ones
 //! can fall past the planned last page, which is why the full walk keeps reading pages while it
-//! has fewer distinct contacts than the latest `meta.total`. The incremental walk reads pages
-//! one at a time and stops at the first page that reaches the bookmark.
+//! has fewer distinct contacts than the latest `meta.total`. Pages in flight are answered in any
+//! order, so a page served before its predecessor (smaller `meta.total`) would leave a gap; it is
+//! read again. The incremental walk reads pages one at a time and stops at the first page that
+//! reaches the bookmark.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -143,6 +145,8 @@ pub struct Walk {
     pub planned_pages: u64,
     pub total_first: Option<u64>,
     pub total_last: Option<u64>,
+    /// Pages read a second time because they were served before the page preceding them.
+    pub pages_reread: u64,
 }
 
 /// Pages `numbers`, at most `window` in flight, yielded in the order of `numbers`.
@@ -173,6 +177,7 @@ pub async fn full(
         planned_pages: planned,
         total_first: first.meta.map(|m| m.total),
         total_last: first.meta.map(|m| m.total),
+        pages_reread: 0,
     };
     rows.write_page(&first.items, |_| true)?;
     let mut meta: Option<Meta> = first.meta;
@@ -180,7 +185,17 @@ pub async fn full(
         get_page::<Contact>(client, "contacts", query, n)
     });
     while let Some(page) = pages.next().await {
-        let page = page?;
+        let mut page = page?;
+        // The total tells how far the pages had shifted when this one was served. A smaller
+        // total than the previous page's means it was served earlier (pages in flight are
+        // answered in any order): contacts created in between would fall into a gap between
+        // the two, so read it again now, once; the overlap that causes is deduped.
+        if let (Some(before), Some(now)) = (meta, page.meta)
+            && now.total < before.total
+        {
+            page = get_page::<Contact>(client, "contacts", query, page.number).await?;
+            walk.pages_reread += 1;
+        }
         meta = page.meta.or(meta);
         rows.write_page(&page.items, |_| true)?;
     }
@@ -215,6 +230,7 @@ pub async fn incremental(
         planned_pages: first.last_page(),
         total_first: first.meta.map(|m| m.total),
         total_last: first.meta.map(|m| m.total),
+        pages_reread: 0,
     };
     let mut page = first;
     loop {

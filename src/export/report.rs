@@ -63,6 +63,7 @@ struct ExportSummary<'a> {
     incremental: bool,
     rows: u64,
     pages: u64,
+    pages_reread: u64,
     requests: u64,
     tag_requests: u64,
     throttled_429: u64,
@@ -99,6 +100,7 @@ impl Report<'_> {
             incremental: self.incremental,
             rows: self.written.rows,
             pages: Progress::get(&self.progress.pages),
+            pages_reread: self.walk.pages_reread,
             requests: ClientStats::get(&stats.requests),
             tag_requests: self.tag_stats.map_or(0, |t| t.2),
             throttled_429: ClientStats::get(&stats.throttled),
@@ -213,9 +215,14 @@ impl Report<'_> {
         t.row(
             "requests",
             format!(
-                "{} ({} contact pages{}; 429s: {}, retries: {})",
+                "{} ({} contact pages{}{}; 429s: {}, retries: {})",
                 s.requests,
                 s.pages,
+                if s.pages_reread > 0 {
+                    format!(" + {} re-read after shifting", s.pages_reread)
+                } else {
+                    String::new()
+                },
                 self.tag_stats
                     .map(|(tags, members, requests)| format!(
                         ", {requests} for {tags} tags and {members} memberships"
