@@ -49,7 +49,7 @@ pub enum Command {
     Import(crate::import::Args),
     /// Write every contact (GET /v1/contacts) to a CSV file that import can read back.
     #[command(after_help = exit::HELP)]
-    Export(ExportPlaceholder),
+    Export(crate::export::Args),
     /// Serve a local imitation of the Wolfeo API until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
 }
@@ -184,5 +184,3 @@ mod tests {
         assert!(parse_base_url("https://api.wolfeo.me/v1?api_key=x").is_err());
     }
 }
-#[derive(Debug, clap::Args)]
-pub struct ExportPlaceholder {}

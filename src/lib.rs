@@ -11,7 +11,7 @@ pub mod api;
 pub mod cli;
 pub mod csv_in;
 pub mod exit;
-// pub mod export;
+pub mod export;
 pub mod import;
 pub mod limiter;
 pub mod mapping;
@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<Exit, Fatal> {
             .map(|_| Exit::Ok)
             .map_err(|e| Fatal::usage(format!("sandbox: {e:#}"))),
         Command::Import(args) => runtime()?.block_on(import::run(args, ui)),
-        Command::Export(_) => unreachable!(),
+        Command::Export(args) => runtime()?.block_on(export::run(args, ui)),
     }
 }
 

@@ -6,6 +6,7 @@
 //! produces the current (post 2026-05-09) shape.
 
 pub mod client;
+pub mod paging;
 pub mod retry;
 
 use std::collections::BTreeMap;

@@ -11,7 +11,8 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::plan::{TagIndex, split_tag_names};
-use crate::api::client::{CallError, Client};
+use crate::api::client::Client;
+use crate::api::paging::{self, call_fatal};
 use crate::api::{CreatedId, Success, Tag};
 use crate::csv_in::{self, CsvInput, Record, Source};
 use crate::exit::Fatal;
@@ -71,45 +72,5 @@ pub async fn prepare(
 
 /// Every tag of the account, paging `GET /v1/tags` 100 at a time.
 pub async fn fetch_all(client: &Client) -> Result<Vec<Tag>, Fatal> {
-    let mut tags = Vec::new();
-    let mut page = 1u64;
-    loop {
-        let page_text = page.to_string();
-        let answer = client
-            .get("tags", &[("page", page_text.as_str()), ("per_page", "100")])
-            .await
-            .map_err(call_fatal)?;
-        if !answer.is_success() {
-            return Err(Fatal::usage(format!(
-                "GET /v1/tags answered {}: {}",
-                answer.status,
-                answer.error().map(|e| e.message).unwrap_or_default()
-            )));
-        }
-        let body: Success<Vec<Tag>> = answer.json().map_err(Fatal::usage)?;
-        let last = body.meta.map_or(page, |m| m.last_page);
-        let empty = body.data.is_empty();
-        tags.extend(body.data);
-        if empty || page >= last {
-            return Ok(tags);
-        }
-        page += 1;
-    }
-}
-
-/// Failures before any row is sent end the run: refused keys with exit 3, the rest with 2.
-pub fn call_fatal(e: CallError) -> Fatal {
-    match e {
-        CallError::Refused { status, error } => Fatal::aborted(format!(
-            "aborted: the API refused the key ({status} {}); check WOLFEO_API_KEY / --api-key-file",
-            error.map(|e| e.code).unwrap_or_default()
-        )),
-        CallError::Exhausted { last, attempts, .. } => Fatal::usage(format!(
-            "the API did not answer usefully: {last} after {attempts} attempts"
-        )),
-        CallError::Interrupted { .. } => Fatal {
-            exit: crate::exit::Exit::Interrupted,
-            message: "interrupted".into(),
-        },
-    }
+    paging::fetch_all(client, "tags", &[]).await
 }

@@ -1,0 +1,272 @@
+//! `wolfeo-bulk export`: `GET /v1/contacts` -> a CSV file that `import` reads back.
+//!
+//! Same shape as import: flags here, one validated plan, then one pipeline. Concerns live in
+//! [`filter`] (`--period`/`--range`), [`tags`] (the tag column, read per tag before the
+//! contacts), [`pages`] (the concurrent, ordered, de-duplicated walk), [`output`] (the atomic
+//! file, the manifest and the Excel profile) and [`state`] (the `--state` bookmark). The run
+//! ends with the same summary, `--summary-json`, exit codes and Ctrl-C behaviour as import; an
+//! interrupted or failed export leaves no file at the target and does not advance the state.
+
+pub mod filter;
+pub mod output;
+pub mod pages;
+pub mod state;
+pub mod tags;
+
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::api::client::Client;
+use crate::api::paging::get_page;
+use crate::api::{Contact, format_contact_time};
+use crate::cli::ConnectionArgs;
+use crate::exit::{Exit, Fatal};
+use crate::shutdown::Shutdown;
+use crate::ui::{Reporter, Status, Ui};
+use filter::{Filter, Period, Range};
+use output::{Output, Target};
+use pages::{COLUMNS, Progress, Rows, Stop};
+use state::State;
+use tags::TagMode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Output CSV file, or - for standard output [default: contacts-YYYY-MM-DD.csv].
+    /// A file is written beside the target and renamed into place only when complete.
+    #[arg(short, long, value_name = "PATH")]
+    pub output: Option<String>,
+
+    /// Only contacts created in this period.
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+
+    /// Only contacts created between two dates, both included: 2023-06-01..2023-06-29.
+    #[arg(long, value_name = "FROM..TO", value_parser = filter::parse_range, conflicts_with = "period")]
+    pub range: Option<Range>,
+
+    /// Exit 1 when the distinct contacts exported differ from the API's total.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Export only contacts newer than those this state file remembers, then advance it.
+    /// The first run (no file yet) exports everything.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Add a tag column: `ids` (tag_ids) or `names` (tags, which import resolves by name).
+    #[arg(long, value_enum, value_name = "ids|names")]
+    pub with_tags: Option<TagMode>,
+
+    /// Spreadsheet profile: UTF-8 BOM, CRLF, formula-like cells prefixed with '.
+    #[arg(long)]
+    pub excel: bool,
+
+    /// Manifest path [default: OUTPUT.manifest.json; with -o - only when given].
+    #[arg(long, value_name = "PATH")]
+    pub manifest: Option<PathBuf>,
+
+    /// Also write the summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub summary_json: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// The validated plan of one export.
+struct Plan {
+    target: Target,
+    manifest: Option<PathBuf>,
+    filter: Filter,
+    previous: Option<State>,
+}
+
+fn plan(args: &Args) -> Result<Plan, Fatal> {
+    let target = match args.output.as_deref() {
+        Some("-") => Target::Stdout,
+        Some(p) => Target::Path(PathBuf::from(p)),
+        None => Target::Path(PathBuf::from(
+            chrono::Local::now()
+                .format("contacts-%Y-%m-%d.csv")
+                .to_string(),
+        )),
+    };
+    let manifest = match (&target, &args.manifest) {
+        (_, Some(m)) => Some(m.clone()),
+        (Target::Path(p), None) => {
+            let mut name = p.as_os_str().to_owned();
+            name.push(".manifest.json");
+            Some(PathBuf::from(name))
+        }
+        (Target::Stdout, None) => None,
+    };
+    if let Target::Path(p) = &target
+        && p.is_dir()
+    {
+        return Err(Fatal::usage(format!(
+            "--output {}: is a directory",
+            p.display()
+        )));
+    }
+    let filter = Filter::new(args.period, args.range);
+    let previous = match &args.state {
+        None => None,
+        Some(_) if target == Target::Stdout => {
+            return Err(Fatal::usage(
+                "--state needs --output to be a file: the state advances only once the file is durable",
+            ));
+        }
+        Some(path) => State::load(path)?,
+    };
+    if let (Some(prev), Some(path)) = (&previous, &args.state)
+        && prev.filters != filter
+    {
+        return Err(Fatal::usage(format!(
+            "--state {}: it was made with {} but this run asks for {filter}; use another state file",
+            path.display(),
+            prev.filters
+        )));
+    }
+    Ok(Plan {
+        target,
+        manifest,
+        filter,
+        previous,
+    })
+}
+
+pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
+    let started = Instant::now();
+    let started_at = format_contact_time(chrono::Utc::now());
+    let plan = plan(&args)?;
+    let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
+
+    let shutdown = Shutdown::new();
+    let (config, _sandbox) = args.connection.connect(&ui)?;
+    let client = Arc::new(
+        Client::new(&config, Arc::clone(&shutdown), Arc::clone(&ui))
+            .map_err(|e| Fatal::usage(format!("{e:#}")))?,
+    );
+    let ui_for_signal = Arc::clone(&ui);
+    shutdown.listen_for_signals(move || {
+        ui_for_signal.warn("interrupt: stopping; no file is written and the state is unchanged")
+    });
+    let window = usize::from(args.connection.concurrency);
+    let query_owned = plan.filter.query();
+    let query: Vec<(&str, &str)> = query_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let target_name = match &plan.target {
+        Target::Path(p) => p.display().to_string(),
+        Target::Stdout => "standard output".to_string(),
+    };
+    ui.info(&format!(
+        "export {} -> {target_name}{}{}",
+        plan.filter,
+        if bookmark.is_some() {
+            " (incremental)"
+        } else {
+            ""
+        },
+        args.with_tags
+            .map(|m| format!(" with tags as {m:?}").to_lowercase())
+            .unwrap_or_default()
+    ));
+
+    let progress = Arc::new(Progress::default());
+    let work = async {
+        let mut header: Vec<&str> = COLUMNS.to_vec();
+        let tag_column = match args.with_tags {
+            Some(mode) => Some(tags::fetch(&client, mode, window, &ui).await?),
+            None => None,
+        };
+        if let Some(t) = &tag_column {
+            header.push(t.header());
+        }
+        let out = Output::create(&plan.target, args.excel, &header)
+            .map_err(|e| Fatal::usage(format!("--output {target_name}: {e}")))?;
+        let tag_stats = tag_column
+            .as_ref()
+            .map(|t| (t.tags, t.memberships, t.requests));
+        let mut rows = Rows::new(out, tag_column, Arc::clone(&progress));
+        let first = get_page::<Contact>(&client, "contacts", &query, 1).await?;
+        let total = first.meta.map(|m| m.total).filter(|_| bookmark.is_none());
+        let reporter = Reporter::start(&ui, "export", "contacts", total, {
+            let progress = Arc::clone(&progress);
+            let client = Arc::clone(&client);
+            move || Status {
+                done: Progress::get(&progress.rows),
+                detail: format!(
+                    "pages {} · duplicates {}",
+                    Progress::get(&progress.pages),
+                    Progress::get(&progress.duplicates)
+                ),
+                paused: client.pacer().pause_remaining(),
+            }
+        });
+        let walk = match &bookmark {
+            None => pages::full(&client, &query, window, first, &mut rows).await,
+            Some(b) => pages::incremental(&client, &query, b, first, &mut rows).await,
+        };
+        reporter.finish();
+        Ok::<_, Fatal>((walk, rows, tag_stats))
+    };
+    let outcome = tokio::select! {
+        r = work => Some(r),
+        _ = shutdown.wait() => None,
+    };
+    let interrupted = || {
+        ui.warn(&format!(
+            "interrupted: nothing written at {target_name}; the state file is unchanged"
+        ));
+        Ok(Exit::Interrupted)
+    };
+    let (walk, mut rows, tag_stats) = match outcome {
+        None => return interrupted(),
+        Some(Err(f)) if f.exit == Exit::Interrupted => return interrupted(),
+        Some(Err(f)) => return Err(f),
+        Some(Ok(done)) => done,
+    };
+    let closed = match walk {
+        Err(Stop::Fatal(f)) if f.exit == Exit::Interrupted => return interrupted(),
+        Err(Stop::Fatal(f)) => return Err(f),
+        Err(Stop::Closed) => true,
+        Ok(_) => false,
+    };
+    let walk = walk.unwrap_or_default();
+    let distinct = rows.distinct();
+    let next_state = std::mem::take(&mut rows.newest).advance(plan.previous.as_ref(), plan.filter);
+    let written = match rows.into_output().finish() {
+        Ok(w) => w,
+        Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(Exit::Ok);
+        }
+        Err(e) => return Err(Fatal::usage(format!("--output {target_name}: {e}"))),
+    };
+    if closed {
+        return Ok(Exit::Ok);
+    }
+    let finished_at = format_contact_time(chrono::Utc::now());
+    let report = report::Report {
+        args: &args,
+        target: &target_name,
+        manifest: plan.manifest.as_deref(),
+        filter: plan.filter,
+        incremental: bookmark.is_some(),
+        started_at,
+        finished_at,
+        elapsed: started.elapsed(),
+        written,
+        walk,
+        distinct,
+        progress: &progress,
+        client: &client,
+        tag_stats,
+    };
+    let exit = report.finish(&ui)?;
+    if let (Some(path), Some(state)) = (&args.state, next_state) {
+        state.save(path)?;
+    }
+    Ok(exit)
+}

@@ -1,0 +1,250 @@
+//! The end of a successful export: the consistency verdict, the manifest, the summary.
+//!
+//! Runs after the output file is renamed into place (so the manifest describes the file that
+//! is there) and before the state advances. Offset paging cannot give a snapshot, so the
+//! distinct count is compared with the API's `meta.total` and any difference is explained;
+//! with `--strict` a difference is exit 1 (the file is still written: it is the best copy).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Args;
+use super::filter::Filter;
+use super::output::{Written, write_atomic};
+use super::pages::{Progress, Walk};
+use crate::api::client::{Client, ClientStats};
+use crate::exit::{Exit, Fatal};
+use crate::summary::Summary;
+use crate::ui::{Ui, human_duration};
+
+pub struct Report<'a> {
+    pub args: &'a Args,
+    pub target: &'a str,
+    pub manifest: Option<&'a Path>,
+    pub filter: Filter,
+    pub incremental: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub elapsed: Duration,
+    pub written: Written,
+    pub walk: Walk,
+    pub distinct: u64,
+    pub progress: &'a Progress,
+    pub client: &'a Client,
+    /// (tags, memberships, requests) when `--with-tags` was given.
+    pub tag_stats: Option<(u64, u64, u64)>,
+}
+
+/// `PATH.manifest.json`: what the file holds and how it was made.
+#[derive(Debug, Serialize)]
+struct Manifest<'a> {
+    output: &'a str,
+    rows: u64,
+    bytes: u64,
+    sha256: &'a str,
+    columns: Vec<&'static str>,
+    filters: Filter,
+    incremental: bool,
+    excel: bool,
+    started_at: &'a str,
+    finished_at: &'a str,
+    api_total: Option<u64>,
+    api_total_at_start: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+struct ExportSummary<'a> {
+    output: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<String>,
+    filters: Filter,
+    incremental: bool,
+    rows: u64,
+    pages: u64,
+    pages_reread: u64,
+    requests: u64,
+    tag_requests: u64,
+    throttled_429: u64,
+    retries: u64,
+    elapsed_seconds: f64,
+    contacts_per_second: f64,
+    api_total: Option<u64>,
+    distinct: u64,
+    duplicates_skipped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    difference: Option<String>,
+    sha256: &'a str,
+    exit_code: i32,
+}
+
+impl Report<'_> {
+    pub fn finish(self, ui: &Ui) -> Result<Exit, Fatal> {
+        let duplicates = Progress::get(&self.progress.duplicates);
+        let difference = self.difference(duplicates);
+        let exit = if difference.is_some() && self.args.strict {
+            Exit::RowsFailed
+        } else {
+            Exit::Ok
+        };
+        if let Some(path) = self.manifest {
+            self.write_manifest(path)?;
+        }
+        let stats = self.client.stats();
+        let elapsed = self.elapsed.as_secs_f64();
+        let summary = ExportSummary {
+            output: self.target,
+            manifest: self.manifest.map(|p| p.display().to_string()),
+            filters: self.filter,
+            incremental: self.incremental,
+            rows: self.written.rows,
+            pages: Progress::get(&self.progress.pages),
+            pages_reread: self.walk.pages_reread,
+            requests: ClientStats::get(&stats.requests),
+            tag_requests: self.tag_stats.map_or(0, |t| t.2),
+            throttled_429: ClientStats::get(&stats.throttled),
+            retries: ClientStats::get(&stats.retries),
+            elapsed_seconds: elapsed,
+            contacts_per_second: if elapsed > 0.0 {
+                self.written.rows as f64 / elapsed
+            } else {
+                0.0
+            },
+            api_total: self.walk.total_last,
+            distinct: self.distinct,
+            duplicates_skipped: duplicates,
+            difference,
+            sha256: &self.written.sha256,
+            exit_code: exit.code(),
+        };
+        ui.info(&self.render(&summary));
+        if let Some(diff) = &summary.difference {
+            ui.warn(&format!(
+                "warning: {diff}{}",
+                if self.args.strict {
+                    " (--strict: exit 1)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if let Some(path) = &self.args.summary_json {
+            crate::summary::write_json(path, &summary)?;
+        }
+        Ok(exit)
+    }
+
+    /// Why the file may not be an exact copy of the account, or `None` when it is.
+    fn difference(&self, duplicates: u64) -> Option<String> {
+        if self.incremental {
+            return None;
+        }
+        let total = self.walk.total_last?;
+        let moved = match self.walk.total_first {
+            Some(first) if first != total => {
+                format!(" (it was {first} when the export started)")
+            }
+            _ => String::new(),
+        };
+        if total == self.distinct {
+            return None;
+        }
+        let why = if self.distinct < total {
+            "contacts created or deleted during the export shifted the pages; rerun, or export \
+             a closed --range, for an exact copy"
+        } else {
+            "contacts were deleted during the export"
+        };
+        Some(format!(
+            "the API reports {total} contacts{moved} but {} distinct were exported \
+             ({duplicates} repeated on later pages and skipped): {why}",
+            self.distinct
+        ))
+    }
+
+    fn write_manifest(&self, path: &Path) -> Result<(), Fatal> {
+        let mut columns = super::pages::COLUMNS.to_vec();
+        if let Some(mode) = self.args.with_tags {
+            columns.push(match mode {
+                super::tags::TagMode::Ids => "tag_ids",
+                super::tags::TagMode::Names => "tags",
+            });
+        }
+        let manifest = Manifest {
+            output: self.target,
+            rows: self.written.rows,
+            bytes: self.written.bytes,
+            sha256: &self.written.sha256,
+            columns,
+            filters: self.filter,
+            incremental: self.incremental,
+            excel: self.args.excel,
+            started_at: &self.started_at,
+            finished_at: &self.finished_at,
+            api_total: self.walk.total_last,
+            api_total_at_start: self.walk.total_first,
+        };
+        let mut text =
+            serde_json::to_string_pretty(&manifest).map_err(|e| Fatal::usage(e.to_string()))?;
+        text.push('\n');
+        write_atomic(path, text.as_bytes())
+            .map_err(|e| Fatal::usage(format!("manifest {}: {e}", path.display())))
+    }
+
+    fn render(&self, s: &ExportSummary<'_>) -> String {
+        let mut t = Summary::new(if self.incremental {
+            "export (incremental)"
+        } else {
+            "export"
+        });
+        t.row("rows", s.rows.to_string());
+        t.row(
+            "api total",
+            match s.api_total {
+                Some(total) if !self.incremental => {
+                    format!("{total} (distinct exported: {})", s.distinct)
+                }
+                Some(total) => format!("{total} in the account"),
+                None => "not reported".into(),
+            },
+        );
+        if s.duplicates_skipped > 0 {
+            t.row("duplicates", format!("{} skipped", s.duplicates_skipped));
+        }
+        t.row(
+            "requests",
+            format!(
+                "{} ({} contact pages{}{}; 429s: {}, retries: {})",
+                s.requests,
+                s.pages,
+                if s.pages_reread > 0 {
+                    format!(" + {} re-read after shifting", s.pages_reread)
+                } else {
+                    String::new()
+                },
+                self.tag_stats
+                    .map(|(tags, members, requests)| format!(
+                        ", {requests} for {tags} tags and {members} memberships"
+                    ))
+                    .unwrap_or_default(),
+                s.throttled_429,
+                s.retries
+            ),
+        );
+        t.row(
+            "elapsed",
+            format!(
+                "{} ({:.0} contacts/s, limit {})",
+                human_duration(self.elapsed),
+                s.contacts_per_second,
+                self.args.connection.rate
+            ),
+        );
+        t.row("output", s.output.to_string());
+        if let Some(m) = &s.manifest {
+            t.row("manifest", m.clone());
+        }
+        t.render()
+    }
+}
