@@ -136,3 +136,62 @@ fn plain_http_to_a_remote_host_is_refused() {
         .code(2)
         .stderr(predicates::str::contains("https"));
 }
+
+#[test]
+fn export_with_verbose_logging_never_shows_the_key() {
+    let env = Env::new();
+    let sb = sandbox(Config {
+        api_keys: vec![KEY.to_string()],
+        seed_contacts: 250,
+        seed_tags: 3,
+        fail_rate: 0.2,
+        seed: 9,
+        ..unlimited()
+    });
+    let out = bin(&sb)
+        .current_dir(env.dir.path())
+        .args([
+            "export",
+            "-v",
+            "--rate",
+            "unlimited",
+            "--retry-base",
+            "10ms",
+            "--with-tags",
+            "names",
+        ])
+        .args([
+            "--output",
+            "all.csv",
+            "--state",
+            "state.json",
+            "--summary-json",
+            "summary.json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("GET contacts"),
+        "-v logs requests"
+    );
+    assert!(env.path("all.csv").exists() && env.path("all.csv.manifest.json").exists());
+    assert_absent("stdout", &out.stdout);
+    assert_absent("stderr", &out.stderr);
+    assert_no_file_has_the_key(env.dir.path());
+    #[cfg(unix)]
+    for name in [
+        "all.csv",
+        "all.csv.manifest.json",
+        "state.json",
+        "summary.json",
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(env.path(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name} is private");
+    }
+}
