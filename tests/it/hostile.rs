@@ -138,6 +138,23 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// Imports `name` from the test's directory and returns its results rows.
+fn import_expecting(
+    env: &Env,
+    sb: &wolfeo_bulk::sandbox::SandboxHandle,
+    name: &str,
+    exit: i32,
+) -> Vec<std::collections::HashMap<String, String>> {
+    let input = env.path(name);
+    bin(sb)
+        .arg("import")
+        .arg(&input)
+        .args(["--rate", "unlimited"])
+        .assert()
+        .code(exit);
+    results(&input.with_extension("results.csv"))
+}
+
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/hostile")
@@ -221,15 +238,8 @@ fn cells_are_sent_and_kept_exactly_as_written() {
 fn ragged_rows_say_what_is_wrong_and_keep_their_cells() {
     let env = Env::new();
     let sb = sandbox(unlimited());
-    let input = env.path("ragged.csv");
-    std::fs::copy(fixture("ragged.csv"), &input).unwrap();
-    bin(&sb)
-        .arg("import")
-        .arg(&input)
-        .args(["--rate", "unlimited"])
-        .assert()
-        .code(1);
-    let rows = results(&env.path("ragged.results.csv"));
+    std::fs::copy(fixture("ragged.csv"), env.path("ragged.csv")).unwrap();
+    let rows = import_expecting(&env, &sb, "ragged.csv", 1);
     assert!(
         rows[1]["_message"].contains("1 field"),
         "{}",
@@ -252,17 +262,11 @@ fn an_oversized_cell_is_an_invalid_row_not_an_out_of_memory() {
     let env = Env::new();
     let sb = sandbox(unlimited());
     let big = "x".repeat(3 * 1024 * 1024);
-    let input = env.write(
+    env.write(
         "big.csv",
         &format!("Email,First Name\nbig@example.com,{big}\nsmall@example.com,Small\n"),
     );
-    bin(&sb)
-        .arg("import")
-        .arg(&input)
-        .args(["--rate", "unlimited"])
-        .assert()
-        .code(1);
-    let rows = results(&env.path("big.results.csv"));
+    let rows = import_expecting(&env, &sb, "big.csv", 1);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["_outcome"], "invalid");
     assert!(
