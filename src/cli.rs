@@ -98,8 +98,10 @@ impl ConnectionArgs {
     /// Validates the flags and resolves the key; starts the sandbox for `--sandbox`.
     pub fn connect(&self, ui: &Ui) -> Result<(ClientConfig, Option<SandboxHandle>), Fatal> {
         let (base_url, api_key, sandbox) = if self.sandbox {
-            // A few tags and sequences so that sample rows with tag_ids/sequence_ids succeed.
+            // Some contacts to export, and tags and sequences so that the sample rows with
+            // tag_ids/sequence_ids succeed (seed emails never collide with the samples').
             let handle = sandbox::spawn(sandbox::Config {
+                seed_contacts: 250,
                 seed_tags: 5,
                 seed_sequences: 2,
                 ..sandbox::Config::default()

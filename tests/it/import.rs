@@ -382,3 +382,28 @@ fn a_run_that_stopped_before_any_row_does_not_block_the_next() {
         .assert()
         .success();
 }
+
+#[test]
+fn standard_input_is_streamed_and_quiet_means_silent() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    bin(&sb)
+        .current_dir(env.dir.path())
+        .args(["-q", "import", "-", "--rate", "unlimited"])
+        .write_stdin("email,first_name\ns1@example.com,S\ns2@example.com,T\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty())
+        .stdout(predicate::str::is_empty());
+    let rows = results(&env.path("stdin.results.csv"));
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["_outcome"] == "created"));
+    // Resume needs a file it can fingerprint.
+    bin(&sb)
+        .current_dir(env.dir.path())
+        .args(["import", "-", "--resume"])
+        .write_stdin("email\ns3@example.com\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("standard input"));
+}
