@@ -76,6 +76,10 @@ impl fmt::Display for Rate {
 pub struct Pacer {
     limiter: Option<DefaultDirectRateLimiter>,
     paused_until: Mutex<Option<Instant>>,
+    /// Callers get their turn first come, first served (tokio's mutex is FIFO). governor alone
+    /// lets waiters race for each token, so one request could lose many races in a row while
+    /// later ones go out; with pages written in order, that one late page stalls the window.
+    queue: tokio::sync::Mutex<()>,
 }
 
 impl Pacer {
@@ -89,11 +93,16 @@ impl Pacer {
         Pacer {
             limiter,
             paused_until: Mutex::new(None),
+            queue: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Waits until this caller may send one request.
+    /// Waits until this caller may send one request, in the order callers arrived.
     pub async fn ready(&self) {
+        let Some(_) = &self.limiter else {
+            return self.wait_pause().await;
+        };
+        let _turn = self.queue.lock().await;
         loop {
             self.wait_pause().await;
             if let Some(limiter) = &self.limiter {
@@ -160,6 +169,27 @@ mod tests {
         pacer.pause_for(Duration::from_secs(30));
         pacer.pause_for(Duration::from_secs(1));
         assert!(pacer.pause_remaining().unwrap() > Duration::from_secs(29));
+    }
+
+    #[tokio::test]
+    async fn serves_waiters_in_arrival_order() {
+        let pacer = std::sync::Arc::new(Pacer::new(Rate::from_str("100/s").unwrap()));
+        let order = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (pacer, order) = (pacer.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                pacer.ready().await;
+                order.lock().unwrap().push(i);
+            }));
+            // Let each task reach the queue before the next one starts.
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..8).collect::<Vec<_>>());
     }
 
     #[tokio::test]

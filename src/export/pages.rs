@@ -25,6 +25,8 @@ use crate::api::client::Client;
 use crate::api::paging::{Page, get_page};
 use crate::api::{Contact, Meta};
 use crate::exit::Fatal;
+use futures::future::Either;
+use tokio::task::JoinHandle;
 
 /// The import field names, so that `export | import` round-trips; the tag column follows.
 pub const COLUMNS: [&str; 7] = [
@@ -164,12 +166,17 @@ where
         .buffered(window.max(1))
 }
 
-/// Every contact matching `query`, after `first` (page 1) was fetched by the caller.
+/// Pages fetched together with page 1 before `last_page` is known.
+pub const SPECULATIVE_PAGES: u64 = 3;
+
+/// Every contact matching `query`, after `first` (page 1) came back to the caller; `ahead`
+/// are the pages right after it, already requested before `last_page` was known.
 pub async fn full(
     client: &Client,
     query: &[(&str, &str)],
     window: usize,
     first: Page<Contact>,
+    ahead: Vec<JoinHandle<Result<Page<Contact>, Fatal>>>,
     rows: &mut Rows,
 ) -> Result<Walk, Stop> {
     let planned = first.last_page().max(1);
@@ -181,24 +188,24 @@ pub async fn full(
     };
     rows.write_page(&first.items, |_| true)?;
     let mut meta: Option<Meta> = first.meta;
-    let mut pages = ordered(2..=planned, window, |n| {
-        get_page::<Contact>(client, "contacts", query, n)
+    let fetched = 1 + ahead.len() as u64;
+    // One ordered window over the speculative pages (already in flight) and the rest, so the
+    // rest go out while the speculative ones are still on their way back.
+    let speculative = futures::stream::iter(ahead).map(|handle| {
+        Either::Left(async move {
+            handle
+                .await
+                .map_err(|e| Fatal::usage(format!("page task failed: {e}")))?
+        })
     });
+    let planned_rest = futures::stream::iter((fetched + 1)..=planned)
+        .map(|n| Either::Right(get_page::<Contact>(client, "contacts", query, n)));
+    let mut pages = speculative.chain(planned_rest).buffered(window.max(1));
     while let Some(page) = pages.next().await {
-        let mut page = page?;
-        // The total tells how far the pages had shifted when this one was served. A smaller
-        // total than the previous page's means it was served earlier (pages in flight are
-        // answered in any order): contacts created in between would fall into a gap between
-        // the two, so read it again now, once; the overlap that causes is deduped.
-        if let (Some(before), Some(now)) = (meta, page.meta)
-            && now.total < before.total
-        {
-            page = get_page::<Contact>(client, "contacts", query, page.number).await?;
-            walk.pages_reread += 1;
-        }
-        meta = page.meta.or(meta);
-        rows.write_page(&page.items, |_| true)?;
+        accept(client, query, page?, &mut meta, &mut walk, rows).await?;
     }
+    drop(pages);
+    let planned = planned.max(fetched);
     // Contacts created during the walk pushed the oldest ones past the planned last page.
     let mut next = planned + 1;
     while let Some(m) = meta
@@ -216,6 +223,30 @@ pub async fn full(
     }
     walk.total_last = meta.map(|m| m.total);
     Ok(walk)
+}
+
+/// Writes one page of a full walk, in order.
+async fn accept(
+    client: &Client,
+    query: &[(&str, &str)],
+    mut page: Page<Contact>,
+    meta: &mut Option<Meta>,
+    walk: &mut Walk,
+    rows: &mut Rows,
+) -> Result<(), Stop> {
+    // The total tells how far the pages had shifted when this one was served. A smaller
+    // total than the previous page's means it was served earlier (pages in flight are
+    // answered in any order): contacts created in between would fall into a gap between
+    // the two, so read it again now, once; the overlap that causes is deduped.
+    if let (Some(before), Some(now)) = (*meta, page.meta)
+        && now.total < before.total
+    {
+        page = get_page::<Contact>(client, "contacts", query, page.number).await?;
+        walk.pages_reread += 1;
+    }
+    *meta = page.meta.or(*meta);
+    rows.write_page(&page.items, |_| true)?;
+    Ok(())
 }
 
 /// The contacts newer than `bookmark`: page after page until one reaches it.
