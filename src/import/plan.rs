@@ -117,7 +117,14 @@ impl Planner {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let key = xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes());
+        let key = if email
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+        {
+            xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes())
+        } else {
+            xxhash_rust::xxh3::xxh3_64(email.as_bytes())
+        };
         if let Some(first) = self.seen.get(&key) {
             return Work::Done(
                 Outcome::new(Kind::Duplicate)
