@@ -46,8 +46,10 @@ pub fn run(cli: Cli) -> Result<Exit, Fatal> {
 fn on_runtime(
     command: impl std::future::Future<Output = Result<Exit, Fatal>> + Send + 'static,
 ) -> Result<Exit, Fatal> {
-    runtime()?
-        .block_on(tokio::spawn(command))
+    let runtime = runtime()?;
+    let task = runtime.spawn(command);
+    runtime
+        .block_on(task)
         .map_err(|e| Fatal::usage(format!("internal error: {e}")))?
 }
 
