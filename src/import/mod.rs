@@ -302,7 +302,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     });
 
     // Reader thread -> bounded channel -> ordered window -> concurrent senders -> collector.
-    let (tx, rx) = mpsc::channel::<Result<Job, csv_in::InputError>>(1024);
+    let (tx, rx) = mpsc::channel::<Vec<Result<Job, csv_in::InputError>>>(16);
     let planner = Planner::new(mapping, headers.clone(), tags, previous, args.dry_run);
     let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown));
 
@@ -331,6 +331,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         })
     });
     let jobs = tokio_stream_from(rx)
+        .flat_map(futures::stream::iter)
         .then(|item| {
             let window = Arc::clone(&window);
             async move {
@@ -576,32 +577,43 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Rows travel to the async side in batches: one channel hand-off (and one wake-up) per
+/// [`READ_BATCH`] rows instead of per row. A batch is sent early when the reader would
+/// otherwise sit on rows while the senders are idle (slow input such as a pipe).
+const READ_BATCH: usize = 64;
+
 fn spawn_reader(
     mut input: CsvInput,
     mut planner: Planner,
-    tx: mpsc::Sender<Result<Job, csv_in::InputError>>,
+    tx: mpsc::Sender<Vec<Result<Job, csv_in::InputError>>>,
     shutdown: Arc<Shutdown>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("csv-reader".into())
         .spawn(move || {
             let mut record = Record::default();
+            let mut batch = Vec::with_capacity(READ_BATCH);
             loop {
-                match input.read_record(&mut record) {
-                    Ok(false) => return,
+                let last = match input.read_record(&mut record) {
+                    Ok(false) => true,
                     Ok(true) => {
                         let work = planner.plan(&record, shutdown.is_triggered());
-                        let job = Job {
+                        batch.push(Ok(Job {
                             row: record.number,
                             cells: std::mem::take(&mut record.fields),
                             work,
-                        };
-                        if tx.blocking_send(Ok(job)).is_err() {
-                            return;
-                        }
+                        }));
+                        false
                     }
                     Err(e) => {
-                        let _ = tx.blocking_send(Err(e));
+                        batch.push(Err(e));
+                        true
+                    }
+                };
+                let idle = tx.capacity() == tx.max_capacity();
+                if last || batch.len() >= READ_BATCH || idle {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+                    if (!full.is_empty() && tx.blocking_send(full).is_err()) || last {
                         return;
                     }
                 }
