@@ -200,7 +200,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         };
         // Page 1 takes the first place in the pacer's queue before the others are started.
         let mut first = std::pin::pin!(get_page::<Contact>(&client, "contacts", &query, 1));
-        let _ = futures::poll!(first.as_mut());
+        let early = futures::poll!(first.as_mut());
         let ahead: Vec<_> = (2..=speculative)
             .map(|n| {
                 let client = Arc::clone(&client);
@@ -212,7 +212,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                 })
             })
             .collect();
-        let first = first.await?;
+        let first = match early {
+            std::task::Poll::Ready(page) => page?,
+            std::task::Poll::Pending => first.await?,
+        };
         let total = first.meta.map(|m| m.total).filter(|_| bookmark.is_none());
         let reporter = Reporter::start(&ui, "export", "contacts", total, {
             let progress = Arc::clone(&progress);

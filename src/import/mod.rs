@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::future::{Either, ready};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -40,6 +41,18 @@ use send::{OnExists, RowSender};
 const REORDER_WINDOW: usize = 8192;
 /// How long in-flight requests may finish after Ctrl-C before they are recorded as unknown.
 const GRACE: Duration = Duration::from_secs(10);
+/// A row on its way to the API, boxed so the queue of in-flight rows holds pointers.
+type SendFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = (
+                    Result<collect::Done, csv_in::InputError>,
+                    tokio::sync::OwnedSemaphorePermit,
+                ),
+            > + Send,
+    >,
+>;
+
 /// Upper bound for the adaptive concurrency.
 const MAX_IN_FLIGHT: usize = 256;
 
@@ -340,22 +353,23 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             }
         })
         .map(|(item, permit)| {
-            let sender = sender.clone();
-            let shutdown = Arc::clone(&shutdown);
-            let gate = Arc::clone(&gate);
-            async move {
-                let job = match item {
-                    Ok(job) => job,
-                    Err(e) => return (Err(e), permit),
-                };
-                let Job { row, cells, work } = job;
-                let (outcome, refused, replayed) = match (work, sender) {
-                    (Work::Done(outcome), _) => (outcome, None, false),
-                    (Work::Settled(outcome), _) => (outcome, None, true),
-                    (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), None, false),
-                    (Work::Send(payload), Some(sender)) => {
+            let job = match item {
+                Ok(job) => job,
+                Err(e) => return Either::Left(ready((Err(e), permit))),
+            };
+            let Job { row, cells, work } = job;
+            let (outcome, replayed) = match (work, sender.clone()) {
+                (Work::Done(outcome), _) => (outcome, false),
+                (Work::Settled(outcome), _) => (outcome, true),
+                (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), false),
+                // Only rows that go to the network get a (boxed, so the queue stays small)
+                // future of their own; the others are ready at once.
+                (Work::Send(payload), Some(sender)) => {
+                    let shutdown = Arc::clone(&shutdown);
+                    let gate = Arc::clone(&gate);
+                    return Either::Right(Box::pin(async move {
                         let _slot = gate.acquire().await;
-                        let (o, r) = tokio::select! {
+                        let (outcome, refused) = tokio::select! {
                             r = sender.send(&payload) => r,
                             _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
                                 let mut o = Outcome::new(Kind::Failed)
@@ -364,11 +378,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                                 (o, None)
                             }
                         };
-                        (o, r, false)
-                    }
-                };
-                (Ok(collect::Done { row, cells, outcome, refused, replayed }), permit)
-            }
+                        let done = collect::Done { row, cells, outcome, refused, replayed: false };
+                        (Ok(done), permit)
+                    }) as SendFuture);
+                }
+            };
+            let done = collect::Done { row, cells, outcome, refused: None, replayed };
+            Either::Left(ready((Ok(done), permit)))
         })
         .buffer_unordered(MAX_IN_FLIGHT);
 
@@ -578,9 +594,10 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Rows travel to the async side in batches: one channel hand-off (and one wake-up) per
-/// [`READ_BATCH`] rows instead of per row. A batch is sent early when the reader would
-/// otherwise sit on rows while the senders are idle (slow input such as a pipe).
+/// [`READ_BATCH`] rows instead of per row. A smaller batch goes out when the last hand-off is
+/// [`BATCH_LINGER`] old, so rows from a slow pipe are not held back.
 const READ_BATCH: usize = 64;
+const BATCH_LINGER: Duration = Duration::from_millis(10);
 
 fn spawn_reader(
     mut input: CsvInput,
@@ -593,6 +610,7 @@ fn spawn_reader(
         .spawn(move || {
             let mut record = Record::default();
             let mut batch = Vec::with_capacity(READ_BATCH);
+            let mut last_send = std::time::Instant::now();
             loop {
                 let last = match input.read_record(&mut record) {
                     Ok(false) => true,
@@ -610,8 +628,9 @@ fn spawn_reader(
                         true
                     }
                 };
-                let idle = tx.capacity() == tx.max_capacity();
-                if last || batch.len() >= READ_BATCH || idle {
+                let stale = last_send.elapsed() >= BATCH_LINGER;
+                if last || batch.len() >= READ_BATCH || stale {
+                    last_send = std::time::Instant::now();
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
                     if (!full.is_empty() && tx.blocking_send(full).is_err()) || last {
                         return;
