@@ -252,6 +252,58 @@ impl Previous {
     }
 }
 
+/// How the user asked to treat an earlier run of the same results file.
+pub struct Admission {
+    pub resume: bool,
+    pub restart: bool,
+    pub dry_run: bool,
+    pub stdin: bool,
+}
+
+/// Decides whether this run may go ahead given what an earlier one left: `Some` to resume it,
+/// `None` to start afresh, or a usage error that says which flag to add.
+pub fn admit(
+    previous: Option<Previous>,
+    current: &RunHeader,
+    how: Admission,
+    results: &Path,
+) -> Result<Option<Previous>, Fatal> {
+    match previous {
+        Some(p) if how.resume => {
+            if how.stdin {
+                return Err(Fatal::usage(
+                    "--resume needs the input as a file, not standard input",
+                ));
+            }
+            if let Some(why) = p.mismatch(current) {
+                return Err(Fatal::usage(format!(
+                    "cannot resume {}: {why}",
+                    results.display()
+                )));
+            }
+            Ok(Some(p))
+        }
+        None if how.resume => Err(Fatal::usage(format!(
+            "cannot resume: no earlier run wrote {}",
+            results.display()
+        ))),
+        Some(p) if how.dry_run && !how.restart && !p.outcomes.is_empty() => {
+            Err(Fatal::usage(format!(
+                "{} holds the results of an earlier import; a dry run would overwrite them: \
+             pass --results PATH for the dry run, or --restart",
+                results.display()
+            )))
+        }
+        Some(p) if p.unfinished() && !how.restart => Err(Fatal::usage(format!(
+            "{} belongs to an unfinished run ({} rows settled); pass --resume to continue it \
+             or --restart to start over",
+            results.display(),
+            p.settled()
+        ))),
+        _ => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

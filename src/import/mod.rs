@@ -9,6 +9,7 @@
 mod collect;
 pub mod journal;
 pub mod plan;
+mod report;
 mod scan;
 pub mod send;
 pub mod tags;
@@ -18,22 +19,21 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use futures::future::{Either, ready};
-use serde::Serialize;
-use tokio::sync::{Semaphore, mpsc};
+use futures::future::{Either, Ready, ready};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::api::client::Client;
 use crate::cli::ConnectionArgs;
-use crate::csv_in::{self, CsvInput, Encoding, Record, Source};
+use crate::csv_in::{self, CsvInput, Encoding, Source};
 use crate::exit::{Exit, Fatal};
 use crate::mapping::{self, Field, Mapping};
 use crate::results::{Kind, Outcome, RejectsWriter, ResultsWriter};
 use crate::shutdown::Shutdown;
-use crate::summary::Summary;
 use crate::ui::{Reporter, Status, Ui};
 use collect::{Collector, Counts};
 use journal::{EndState, Journal, RunHeader};
-use plan::{Job, Planner, Work};
+use plan::{Job, Planner, Work, spawn_reader};
+use report::{ImportSummary, print_summary, refused_fatal, resume_command};
 use send::{OnExists, RowSender};
 
 /// How far the reader may run ahead of the first row without an outcome. Bounds memory when
@@ -41,17 +41,13 @@ use send::{OnExists, RowSender};
 const REORDER_WINDOW: usize = 8192;
 /// How long in-flight requests may finish after Ctrl-C before they are recorded as unknown.
 const GRACE: Duration = Duration::from_secs(10);
-/// A row on its way to the API, boxed so the queue of in-flight rows holds pointers.
-type SendFuture = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = (
-                    Result<collect::Done, csv_in::InputError>,
-                    tokio::sync::OwnedSemaphorePermit,
-                ),
-            > + Send,
-    >,
->;
+/// A row's outcome with its place in the reorder window, as the collector receives it.
+type InFlight = (
+    Result<collect::Done, csv_in::InputError>,
+    OwnedSemaphorePermit,
+);
+/// A row on its way to the API.
+type SendFuture = std::pin::Pin<Box<dyn std::future::Future<Output = InFlight> + Send>>;
 
 /// Upper bound for the adaptive concurrency.
 const MAX_IN_FLIGHT: usize = 256;
@@ -136,28 +132,6 @@ fn default_path(input: &Source, suffix: &str) -> PathBuf {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct ImportSummary<'a> {
-    input: &'a str,
-    results: String,
-    rejects: String,
-    dry_run: bool,
-    resumed: bool,
-    rows: u64,
-    outcomes: std::collections::BTreeMap<&'static str, u64>,
-    requests: u64,
-    throttled_429: u64,
-    retries: u64,
-    elapsed_seconds: f64,
-    achieved_requests_per_second: f64,
-    dialect: String,
-    mapping: String,
-    unmapped_columns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    eta_seconds_at_rate: Option<f64>,
-    exit_code: i32,
-}
-
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let started = Instant::now();
     let source = if args.input == "-" {
@@ -203,44 +177,17 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     };
     let journal_path = journal::path_for(&results_path);
     let (journal_file, previous) = Journal::lock(&journal_path, &results_path)?;
-    let previous = match previous {
-        Some(p) if args.resume => {
-            if matches!(source, Source::Stdin) {
-                return Err(Fatal::usage(
-                    "--resume needs the input as a file, not standard input",
-                ));
-            }
-            if let Some(why) = p.mismatch(&header) {
-                return Err(Fatal::usage(format!(
-                    "cannot resume {}: {why}",
-                    results_path.display()
-                )));
-            }
-            Some(p)
-        }
-        None if args.resume => {
-            return Err(Fatal::usage(format!(
-                "cannot resume: no earlier run wrote {}",
-                results_path.display()
-            )));
-        }
-        Some(p) if args.dry_run && !args.restart && !p.outcomes.is_empty() => {
-            return Err(Fatal::usage(format!(
-                "{} holds the results of an earlier import; a dry run would overwrite them: \
-                 pass --results PATH for the dry run, or --restart",
-                results_path.display()
-            )));
-        }
-        Some(p) if p.unfinished() && !args.restart => {
-            return Err(Fatal::usage(format!(
-                "{} belongs to an unfinished run ({} rows settled); pass --resume to continue it \
-                 or --restart to start over",
-                results_path.display(),
-                p.settled()
-            )));
-        }
-        _ => None,
-    };
+    let previous = journal::admit(
+        previous,
+        &header,
+        journal::Admission {
+            resume: args.resume,
+            restart: args.restart,
+            dry_run: args.dry_run,
+            stdin: matches!(source, Source::Stdin),
+        },
+        &results_path,
+    )?;
     let resumed = previous.is_some();
     let run_started = previous
         .as_ref()
@@ -348,44 +295,14 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         .then(|item| {
             let window = Arc::clone(&window);
             async move {
-                let permit = window.acquire_owned().await.expect("window is never closed");
+                let permit = window
+                    .acquire_owned()
+                    .await
+                    .expect("window is never closed");
                 (item, permit)
             }
         })
-        .map(|(item, permit)| {
-            let job = match item {
-                Ok(job) => job,
-                Err(e) => return Either::Left(ready((Err(e), permit))),
-            };
-            let Job { row, cells, work } = job;
-            let (outcome, replayed) = match (work, sender.clone()) {
-                (Work::Done(outcome), _) => (outcome, false),
-                (Work::Settled(outcome), _) => (outcome, true),
-                (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), false),
-                // Only rows that go to the network get a (boxed, so the queue stays small)
-                // future of their own; the others are ready at once.
-                (Work::Send(payload), Some(sender)) => {
-                    let shutdown = Arc::clone(&shutdown);
-                    let gate = Arc::clone(&gate);
-                    return Either::Right(Box::pin(async move {
-                        let _slot = gate.acquire().await;
-                        let (outcome, refused) = tokio::select! {
-                            r = sender.send(&payload) => r,
-                            _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
-                                let mut o = Outcome::new(Kind::Failed)
-                                    .with_message("interrupted while in flight; --resume will check it");
-                                o.attempts = 1;
-                                (o, None)
-                            }
-                        };
-                        let done = collect::Done { row, cells, outcome, refused, replayed: false };
-                        (Ok(done), permit)
-                    }) as SendFuture);
-                }
-            };
-            let done = collect::Done { row, cells, outcome, refused: None, replayed };
-            Either::Left(ready((Ok(done), permit)))
-        })
+        .map(|(item, permit)| dispatch(item, permit, sender.clone(), &shutdown, &gate))
         .buffer_unordered(MAX_IN_FLIGHT);
 
     let mut collector = Collector::new(results, rejects, journal, Arc::clone(&counts));
@@ -480,106 +397,57 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     }
 }
 
-fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate) {
-    let mut t = Summary::new(if s.dry_run {
-        "import (dry run)"
-    } else {
-        "import"
-    });
-    t.row("rows", s.rows.to_string());
-    for (name, n) in &s.outcomes {
-        if *n > 0 {
-            t.row(name, n.to_string());
-        }
-    }
-    if !s.dry_run {
-        t.row(
-            "requests",
-            format!(
-                "{} (429s: {}, retries: {})",
-                s.requests, s.throttled_429, s.retries
-            ),
-        );
-    }
-    t.row(
-        "elapsed",
-        format!(
-            "{}{}",
-            crate::ui::human_duration(Duration::from_secs_f64(s.elapsed_seconds)),
-            if s.dry_run {
-                String::new()
-            } else {
-                format!(
-                    " ({:.2} requests/s, limit {rate})",
-                    s.achieved_requests_per_second
-                )
-            }
-        ),
-    );
-    if let Some(eta) = s.eta_seconds_at_rate {
-        t.row(
-            "ETA",
-            format!(
-                "{} to send at {rate}",
-                crate::ui::human_duration(Duration::from_secs_f64(eta))
-            ),
-        );
-    }
-    t.row("results", s.results.clone());
-    if s.outcomes.get("invalid").copied().unwrap_or(0)
-        + s.outcomes.get("failed").copied().unwrap_or(0)
-        > 0
-    {
-        t.row("rejects", s.rejects.clone());
-    }
-    if !s.unmapped_columns.is_empty() {
-        t.row("unmapped", s.unmapped_columns.join(", "));
-    }
-    t.row("dialect", s.dialect.clone());
-    ui.info(&t.render());
-}
-
-fn refused_fatal(r: send::Refused) -> Fatal {
-    let hint = if r.status == 401 {
-        "check WOLFEO_API_KEY / --api-key-file: the key must exist, be enabled, and belong to a paid account"
-    } else {
-        "the key or account has no access: check the key's permissions and the plan's contact limit"
+/// Turns one job into its outcome: at once for rows decided locally, through a (boxed, so the
+/// in-flight queue holds pointers) request future for rows that go to the network.
+fn dispatch(
+    item: Result<Job, csv_in::InputError>,
+    permit: OwnedSemaphorePermit,
+    sender: Option<Arc<RowSender>>,
+    shutdown: &Arc<Shutdown>,
+    gate: &Arc<collect::Gate>,
+) -> Either<Ready<InFlight>, SendFuture> {
+    let job = match item {
+        Ok(job) => job,
+        Err(e) => return Either::Left(ready((Err(e), permit))),
     };
-    Fatal::aborted(format!(
-        "aborted: the API refused the request ({} {}); {hint}. Rows not sent are marked not_attempted; \
-         fix the cause and rerun with --resume",
-        r.status, r.message
-    ))
-}
-
-/// The command that continues this run, for the interrupt message.
-fn resume_command(results: &Path) -> String {
-    let mut words: Vec<String> = std::env::args()
-        .filter(|a| a != "--restart" && a != "--resume")
-        .map(|a| shell_quote(&a))
-        .collect();
-    if words.is_empty() {
-        words.push("wolfeo-bulk".into());
-    }
-    words.push("--resume".into());
-    if !std::env::args().any(|a| a == "--results" || a.starts_with("--results=")) {
-        words.push(format!(
-            "--results {}",
-            shell_quote(&results.display().to_string())
-        ));
-    }
-    words.join(" ")
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    let Job { row, cells, work } = job;
+    let (outcome, replayed) = match (work, sender) {
+        (Work::Done(outcome), _) => (outcome, false),
+        (Work::Settled(outcome), _) => (outcome, true),
+        (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), false),
+        (Work::Send(payload), Some(sender)) => {
+            let shutdown = Arc::clone(shutdown);
+            let gate = Arc::clone(gate);
+            return Either::Right(Box::pin(async move {
+                let _slot = gate.acquire().await;
+                let (outcome, refused) = tokio::select! {
+                    r = sender.send(&payload) => r,
+                    _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
+                        let mut o = Outcome::new(Kind::Failed)
+                            .with_message("interrupted while in flight; --resume will check it");
+                        o.attempts = 1;
+                        (o, None)
+                    }
+                };
+                let done = collect::Done {
+                    row,
+                    cells,
+                    outcome,
+                    refused,
+                    replayed: false,
+                };
+                (Ok(done), permit)
+            }));
+        }
+    };
+    let done = collect::Done {
+        row,
+        cells,
+        outcome,
+        refused: None,
+        replayed,
+    };
+    Either::Left(ready((Ok(done), permit)))
 }
 
 fn io_fatal(path: &Path, e: std::io::Error) -> Fatal {
@@ -591,54 +459,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// Rows travel to the async side in batches: one channel hand-off (and one wake-up) per
-/// [`READ_BATCH`] rows instead of per row. A smaller batch goes out when the last hand-off is
-/// [`BATCH_LINGER`] old, so rows from a slow pipe are not held back.
-const READ_BATCH: usize = 64;
-const BATCH_LINGER: Duration = Duration::from_millis(10);
-
-fn spawn_reader(
-    mut input: CsvInput,
-    mut planner: Planner,
-    tx: mpsc::Sender<Vec<Result<Job, csv_in::InputError>>>,
-    shutdown: Arc<Shutdown>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("csv-reader".into())
-        .spawn(move || {
-            let mut record = Record::default();
-            let mut batch = Vec::with_capacity(READ_BATCH);
-            let mut last_send = std::time::Instant::now();
-            loop {
-                let last = match input.read_record(&mut record) {
-                    Ok(false) => true,
-                    Ok(true) => {
-                        let work = planner.plan(&record, shutdown.is_triggered());
-                        batch.push(Ok(Job {
-                            row: record.number,
-                            cells: std::mem::take(&mut record.fields),
-                            work,
-                        }));
-                        false
-                    }
-                    Err(e) => {
-                        batch.push(Err(e));
-                        true
-                    }
-                };
-                let stale = last_send.elapsed() >= BATCH_LINGER;
-                if last || batch.len() >= READ_BATCH || stale {
-                    last_send = std::time::Instant::now();
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
-                    if (!full.is_empty() && tx.blocking_send(full).is_err()) || last {
-                        return;
-                    }
-                }
-            }
-        })
-        .expect("spawning the reader thread")
 }
 
 fn tokio_stream_from<T: Send + 'static>(
@@ -667,12 +487,5 @@ mod tests {
         assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
         assert!(parse_delimiter("ab").is_err());
         assert!(parse_delimiter("\"").is_err());
-    }
-
-    #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("contacts.csv"), "contacts.csv");
-        assert_eq!(shell_quote("my file.csv"), "'my file.csv'");
-        assert_eq!(shell_quote("it's"), "'it'\\''s'");
     }
 }

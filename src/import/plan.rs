@@ -11,10 +11,16 @@ use std::hash::{BuildHasherDefault, Hasher};
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
-use crate::csv_in::{Record, sanitize_for_message};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
 use crate::import::journal::Previous;
 use crate::mapping::{Field, Mapping};
 use crate::results::{Kind, Outcome};
+use crate::shutdown::Shutdown;
 use crate::validate::{self, Mode};
 
 /// One record on its way through the pipeline.
@@ -213,6 +219,54 @@ impl Planner {
         }
         Ok(ids.join(","))
     }
+}
+
+/// Rows travel to the async side in batches: one channel hand-off (and one wake-up) per
+/// [`READ_BATCH`] rows instead of per row. A smaller batch goes out when the last hand-off is
+/// [`BATCH_LINGER`] old, so rows from a slow pipe are not held back.
+const READ_BATCH: usize = 64;
+const BATCH_LINGER: Duration = Duration::from_millis(10);
+
+pub fn spawn_reader(
+    mut input: CsvInput,
+    mut planner: Planner,
+    tx: mpsc::Sender<Vec<Result<Job, csv_in::InputError>>>,
+    shutdown: Arc<Shutdown>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("csv-reader".into())
+        .spawn(move || {
+            let mut record = Record::default();
+            let mut batch = Vec::with_capacity(READ_BATCH);
+            let mut last_send = std::time::Instant::now();
+            loop {
+                let last = match input.read_record(&mut record) {
+                    Ok(false) => true,
+                    Ok(true) => {
+                        let work = planner.plan(&record, shutdown.is_triggered());
+                        batch.push(Ok(Job {
+                            row: record.number,
+                            cells: std::mem::take(&mut record.fields),
+                            work,
+                        }));
+                        false
+                    }
+                    Err(e) => {
+                        batch.push(Err(e));
+                        true
+                    }
+                };
+                let stale = last_send.elapsed() >= BATCH_LINGER;
+                if last || batch.len() >= READ_BATCH || stale {
+                    last_send = std::time::Instant::now();
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
+                    if (!full.is_empty() && tx.blocking_send(full).is_err()) || last {
+                        return;
+                    }
+                }
+            }
+        })
+        .expect("spawning the reader thread")
 }
 
 /// Splits a cell of tag names; empty items are ignored.

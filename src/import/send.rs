@@ -93,11 +93,7 @@ impl RowSender {
             outcome.error_code = Some(codes::CONTACT_EXISTS.into());
             return Ok((outcome, lookups));
         };
-        let ours = contact
-            .created_at
-            .as_deref()
-            .and_then(parse_time)
-            .is_some_and(|t| t >= self.run_started);
+        let ours = self.created_by_this_run(&contact);
         let mut outcome = if ours {
             Outcome::new(Kind::Created).with_message(
                 "created by an earlier attempt whose answer was lost; confirmed by lookup",
@@ -130,11 +126,7 @@ impl RowSender {
             return (o, None);
         };
         let ours = (conflict.maybe_duplicated || payload.maybe_sent_before)
-            && contact
-                .created_at
-                .as_deref()
-                .and_then(parse_time)
-                .is_some_and(|t| t >= self.run_started);
+            && self.created_by_this_run(&contact);
         if ours {
             let mut o = Outcome::new(Kind::Created)
                 .with_message("created by an earlier attempt whose answer was lost");
@@ -168,6 +160,16 @@ impl RowSender {
         };
         outcome.attempts = attempts;
         (outcome, None)
+    }
+
+    /// A contact created since this import first started can only be ours when one of our
+    /// attempts may have reached the server unanswered.
+    fn created_by_this_run(&self, contact: &Contact) -> bool {
+        contact
+            .created_at
+            .as_deref()
+            .and_then(parse_time)
+            .is_some_and(|t| t >= self.run_started)
     }
 
     /// `GET /v1/contact?email=`: `None` when the API says 404.
