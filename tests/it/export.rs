@@ -259,6 +259,19 @@ fn slow_export(sb: &SandboxHandle, out: &Path) -> std::process::Child {
         .unwrap()
 }
 
+/// The export is writing (its signal handlers are in place) once its temporary file exists.
+fn wait_for_temporary(dir: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while temporaries(dir).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the export never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+}
+
 fn temporaries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -280,7 +293,7 @@ fn killing_an_export_leaves_no_file_at_the_target() {
 
     // SIGTERM: clean stop, exit 130, no target, no temporary.
     let mut child = slow_export(&sb, &out);
-    std::thread::sleep(Duration::from_millis(600));
+    wait_for_temporary(env.dir.path());
     let kill = |signal: &str, pid: u32| {
         std::process::Command::new("kill")
             .args([signal, &pid.to_string()])
@@ -296,7 +309,7 @@ fn killing_an_export_leaves_no_file_at_the_target() {
 
     // SIGKILL: no target; the clearly named temporary is removed by the next run.
     let mut child = slow_export(&sb, &out);
-    std::thread::sleep(Duration::from_millis(600));
+    wait_for_temporary(env.dir.path());
     kill("-KILL", child.id());
     child.wait().unwrap();
     assert!(!out.exists());

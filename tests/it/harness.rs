@@ -78,3 +78,16 @@ pub fn results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .map(|r| headers.iter().cloned().zip(r).collect())
         .collect()
 }
+
+/// Waits (at most 30 s) until `path` holds at least `lines` lines: a spawned run got that far.
+pub fn wait_for_lines(path: &Path, lines: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let n = std::fs::read_to_string(path).map_or(0, |t| t.lines().count());
+        if n >= lines {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{} never reached {lines} lines", path.display());
+}

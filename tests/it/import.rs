@@ -319,7 +319,8 @@ fn two_imports_cannot_write_one_results_file() {
         ])
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(700));
+    // The first run holds the lock once its journal has its header line.
+    crate::harness::wait_for_lines(&env.path("l.results.csv.journal"), 1);
     bin(&sb)
         .args(["import", input.to_str().unwrap(), "--restart"])
         .assert()

@@ -171,7 +171,8 @@ fn sigterm_stops_cleanly_and_resume_finishes_the_job() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Interrupt mid-run: once some outcomes are on disk, with most rows still to go.
+    crate::harness::wait_for_lines(&env.path("t.results.csv.journal"), 10);
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
