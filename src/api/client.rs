@@ -126,6 +126,8 @@ pub struct Client {
     stats: ClientStats,
     /// Exponentially weighted mean of answered requests' latency, in microseconds.
     latency_us: AtomicU64,
+    /// Server clock minus ours, in ms, from the first `Date` header (i64::MIN until known).
+    clock_offset_ms: std::sync::atomic::AtomicI64,
     shutdown: Arc<Shutdown>,
     ui: Arc<Ui>,
 }
@@ -165,6 +167,7 @@ impl Client {
             rate: config.rate,
             policy: config.policy,
             latency_us: AtomicU64::new(0),
+            clock_offset_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
             stats: ClientStats::default(),
             shutdown,
             ui,
@@ -198,6 +201,33 @@ impl Client {
     /// Recent request latency, for sizing the number of requests in flight.
     pub fn latency_seconds(&self) -> f64 {
         self.latency_us.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// How far the server's clock is ahead of ours (negative: behind), to one second, once a
+    /// response carried a `Date` header. Timestamps the server writes (`created_at`) are
+    /// compared with our own clock only through this.
+    pub fn clock_offset(&self) -> Option<chrono::Duration> {
+        match self.clock_offset_ms.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            ms => Some(chrono::Duration::milliseconds(ms)),
+        }
+    }
+
+    fn observe_clock(&self, headers: &reqwest::header::HeaderMap) {
+        if self.clock_offset_ms.load(Ordering::Relaxed) != i64::MIN {
+            return;
+        }
+        let server = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
+        if let Some(server) = server {
+            // `Date` has whole seconds: the half-second midpoint halves the rounding error.
+            let offset = server.with_timezone(&chrono::Utc) + chrono::Duration::milliseconds(500)
+                - chrono::Utc::now();
+            self.clock_offset_ms
+                .store(offset.num_milliseconds(), Ordering::Relaxed);
+        }
     }
 
     fn observe_latency(&self, elapsed: Duration) {
@@ -259,6 +289,7 @@ impl Client {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(retry::parse_retry_after);
+                    self.observe_clock(response.headers());
                     match response.bytes().await {
                         Ok(bytes) => Ok((status, bytes, retry_after)),
                         Err(e) => Err(e),
@@ -386,6 +417,35 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learns_the_server_clock_offset_from_the_first_date_header() {
+        let config = ClientConfig {
+            base_url: Url::parse("http://127.0.0.1:9/v1").unwrap(),
+            api_key: ApiKey::new("k"),
+            rate: Rate::Unlimited,
+            policy: RetryPolicy::default(),
+            request_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            max_idle: 1,
+        };
+        let client = Client::new(&config, Shutdown::new(), Ui::new(true, 0)).unwrap();
+        assert_eq!(client.clock_offset(), None);
+        let mut headers = reqwest::header::HeaderMap::new();
+        let ahead = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let date = ahead.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        headers.insert(reqwest::header::DATE, date.parse().unwrap());
+        client.observe_clock(&headers);
+        let offset = client.clock_offset().unwrap().num_milliseconds();
+        assert!((29_000..=31_000).contains(&offset), "{offset}");
+        // Only the first Date counts.
+        headers.insert(
+            reqwest::header::DATE,
+            "Thu, 01 Jan 1970 00:00:00 GMT".parse().unwrap(),
+        );
+        client.observe_clock(&headers);
+        assert_eq!(client.clock_offset().unwrap().num_milliseconds(), offset);
+    }
 
     #[test]
     fn only_loopback_may_skip_tls() {

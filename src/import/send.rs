@@ -163,13 +163,22 @@ impl RowSender {
     }
 
     /// A contact created since this import first started can only be ours when one of our
-    /// attempts may have reached the server unanswered.
+    /// attempts may have reached the server unanswered. `created_at` is the server's clock:
+    /// when its `Date` headers show it more than 2 s off ours, the start is moved onto the
+    /// server's clock (less a second for the header's resolution), so a skewed clock cannot
+    /// turn our contact into a conflict; within 2 s our own clock is the better measure.
     fn created_by_this_run(&self, contact: &Contact) -> bool {
+        let start = match self.client.clock_offset() {
+            Some(offset) if offset.num_milliseconds().abs() > 2_000 => {
+                self.run_started + offset - chrono::Duration::seconds(1)
+            }
+            _ => self.run_started,
+        };
         contact
             .created_at
             .as_deref()
             .and_then(parse_time)
-            .is_some_and(|t| t >= self.run_started)
+            .is_some_and(|t| t >= start)
     }
 
     /// `GET /v1/contact?email=`: `None` when the API says 404.
