@@ -31,7 +31,7 @@ use exit::{Exit, Fatal};
 pub fn run(cli: Cli) -> Result<Exit, Fatal> {
     let ui = ui::Ui::new(cli.quiet, cli.verbose);
     match cli.command {
-        Command::Sandbox(args) => sandbox::run(&args)
+        Command::Sandbox(args) => sandbox::run(&args, cli.verbose > 0)
             .map(|_| Exit::Ok)
             .map_err(|e| Fatal::usage(format!("sandbox: {e:#}"))),
         Command::Import(args) => on_runtime(import::run(args, ui)),

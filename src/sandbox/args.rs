@@ -111,13 +111,15 @@ impl SandboxArgs {
             seed_sequences: self.seed_sequences,
             state_file: self.state.clone(),
             listen: self.listen,
+            log_requests: false,
         })
     }
 }
 
 /// Serves in the foreground until Ctrl-C or SIGTERM.
-pub fn run(args: &SandboxArgs) -> anyhow::Result<()> {
-    let config = args.to_config().map_err(anyhow::Error::msg)?;
+pub fn run(args: &SandboxArgs, verbose: bool) -> anyhow::Result<()> {
+    let mut config = args.to_config().map_err(anyhow::Error::msg)?;
+    config.log_requests = verbose;
     let listen = config.listen;
     let handle = spawn(config).with_context(|| format!("starting the sandbox on {listen}"))?;
     let mut stdout = std::io::stdout().lock();

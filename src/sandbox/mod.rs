@@ -82,6 +82,9 @@ pub struct Config {
     /// Loaded at start if it exists (then no seed data is generated), saved on shutdown.
     pub state_file: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// One line per request on stderr (`wolfeo-bulk -v sandbox`): method, path, status, time.
+    /// The query string is never printed: it may hold an `api_key`.
+    pub log_requests: bool,
 }
 
 impl Default for Config {
@@ -105,6 +108,7 @@ impl Default for Config {
             seed_sequences: 0,
             state_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_requests: false,
         }
     }
 }
@@ -152,6 +156,7 @@ struct App {
     throttle: Throttle,
     faults: Faults,
     rate_headers: bool,
+    log_requests: bool,
     counters: Counters,
 }
 
@@ -169,6 +174,7 @@ impl App {
                 config.drop_rate,
             ),
             rate_headers: config.rate_headers,
+            log_requests: config.log_requests,
             counters: Counters {
                 requests: AtomicU64::new(0),
                 by_status: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),

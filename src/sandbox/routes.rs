@@ -46,12 +46,33 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/tags-contacts", get(tag_contacts))
         .route("/v1/sequences", get(list_sequences))
         .route_layer(middleware::from_fn_with_state(app.clone(), gate));
-    Router::new()
+    let log = app.log_requests;
+    let router = Router::new()
         .merge(v1)
         .route(STATS_PATH, get(stats))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
-        .with_state(app)
+        .with_state(app);
+    if log {
+        router.layer(middleware::from_fn(log_request))
+    } else {
+        router
+    }
+}
+
+/// `-v`: one line per request. The path only: a query string may carry an `api_key`.
+async fn log_request(req: Request, next: middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    eprintln!(
+        "{method} {} -> {} in {}ms",
+        crate::csv_in::sanitize_for_message(&path, 200),
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    response
 }
 
 /// `created_at` of new records: now, to the microsecond the wire format shows.

@@ -1148,14 +1148,22 @@ fn spawn_works_inside_another_runtime_and_ports_differ() {
     drop(b);
 }
 
-/// `wolfeo-bulk sandbox` prints one line with the URL and key, serves, and stops on SIGTERM.
+/// `wolfeo-bulk sandbox` prints one line with the URL and key, serves, logs requests with
+/// `-v` (never the query string, which may hold the key), and stops on SIGTERM.
 #[test]
 fn the_sandbox_subcommand_prints_its_url_and_serves_until_terminated() {
-    use std::io::BufRead;
+    use std::io::{BufRead, Read};
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wolfeo-bulk"))
-        .args(["sandbox", "--listen", "127.0.0.1:0", "--api-key", "k-cli"])
+        .args([
+            "-v",
+            "sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            "k-cli",
+        ])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -1174,9 +1182,20 @@ fn the_sandbox_subcommand_prints_its_url_and_serves_until_terminated() {
         .text()
         .unwrap();
     assert!(body.contains("requests_total"), "{body}");
+    let listed = reqwest::blocking::get(format!("{url}/contacts?api_key=k-cli")).unwrap();
+    assert_eq!(listed.status(), 200);
     std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("GET /v1/contacts -> 200"), "{log}");
+    assert!(!log.contains("k-cli"), "the key leaked into the log: {log}");
 }
