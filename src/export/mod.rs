@@ -245,6 +245,25 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         ui.warn(&format!(
             "interrupted: nothing written at {target_name}; the state file is unchanged"
         ));
+        // Cron wrappers read the summary file whatever happened; say what did.
+        if let Some(path) = &args.summary_json {
+            use crate::api::client::ClientStats as S;
+            let stats = client.stats();
+            crate::summary::write_json(
+                path,
+                &serde_json::json!({
+                    "output": target_name,
+                    "interrupted": true,
+                    "rows_written": 0,
+                    "contacts_fetched": Progress::get(&progress.rows),
+                    "requests": S::get(&stats.requests),
+                    "throttled_429": S::get(&stats.throttled),
+                    "retries": S::get(&stats.retries),
+                    "elapsed_seconds": started.elapsed().as_secs_f64(),
+                    "exit_code": Exit::Interrupted.code(),
+                }),
+            )?;
+        }
         Ok(Exit::Interrupted)
     };
     let (walk, mut rows, tag_stats) = match outcome {

@@ -253,6 +253,8 @@ fn slow_export(sb: &SandboxHandle, out: &Path) -> std::process::Child {
     std_bin(sb)
         .args(["export", "-q", "--rate", "20/s", "-o"])
         .arg(out)
+        .arg("--summary-json")
+        .arg(out.with_extension("summary.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -306,6 +308,11 @@ fn killing_an_export_leaves_no_file_at_the_target() {
     assert!(!out.exists());
     assert!(temporaries(env.dir.path()).is_empty());
     assert!(!env.path("killed.csv.manifest.json").exists());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("killed.summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["exit_code"], 130);
+    std::fs::remove_file(env.path("killed.summary.json")).unwrap();
 
     // SIGKILL: no target; the clearly named temporary is removed by the next run.
     let mut child = slow_export(&sb, &out);
