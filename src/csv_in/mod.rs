@@ -1,0 +1,729 @@
+//! Streaming, hostile-input-proof CSV record reader for contact imports.
+//!
+//! The import and dry-run pipelines call [`CsvInput::open`], hand
+//! [`CsvInput::headers`] to the column mapper, then loop on
+//! [`CsvInput::read_record`] with one reused [`Record`]. Invariants:
+//! memory stays bounded whatever the file (one 64 KiB input buffer, one cell
+//! buffer of at most `max_field_bytes + 1`, the current record's cells of at
+//! most `max_record_bytes`, at most [`MAX_COLUMNS`] stored cells); cells are
+//! returned exactly as parsed (never trimmed or rewritten); row-level damage
+//! is a [`RecordProblem`] on that record and reading goes on, while only
+//! whole-file problems are an [`InputError`]; no input makes it panic.
+//! Parsing is `csv_core`'s RFC 4180 dialect (the `csv` crate's defaults),
+//! driven field by field so over-long cells are skipped, not buffered.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use csv_core::{ReadFieldResult, Reader as CoreReader, ReaderBuilder};
+
+mod dialect;
+use dialect::{binary_kind, count_lines, detect_delimiter, parse_sep_line, valid_delimiter};
+
+/// Input buffer size; also the size of the sample used for delimiter detection.
+const BUF_SIZE: usize = 64 * 1024;
+/// Records after the header that delimiter detection looks at.
+const SAMPLE_ROWS: usize = 20;
+/// Most cells stored per record (Excel's limit is 16,384): beyond it a row
+/// is surely broken, and storing millions of empty cells would defeat the
+/// memory bound. Extra cells are still counted for [`RecordProblem::FieldCount`].
+pub const MAX_COLUMNS: usize = 65_536;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    /// The name error messages start with.
+    pub fn display_name(&self) -> String {
+        match self {
+            Source::Path(p) => sanitize_for_message(&p.display().to_string(), 4096),
+            Source::Stdin => "<stdin>".to_string(),
+        }
+    }
+}
+
+/// `Latin1` decodes as windows-1252: WHATWG (and so `encoding_rs`) treats
+/// ISO-8859-1 as windows-1252, which only differs in 0x80-0x9F where real
+/// "Latin-1" files almost always mean the windows-1252 characters anyway.
+/// `Utf8` is the same strict UTF-8 as no encoding at all: replacing bad bytes
+/// with U+FFFD would silently alter email addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Utf8,
+    Windows1252,
+    Latin1,
+    Utf16,
+}
+
+impl FromStr for Encoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Encoding::Utf8),
+            "windows-1252" | "cp1252" => Ok(Encoding::Windows1252),
+            "latin1" | "iso-8859-1" => Ok(Encoding::Latin1),
+            "utf-16" | "utf16" => Ok(Encoding::Utf16),
+            _ => Err(format!(
+                "unknown encoding \"{}\"; accepted: utf-8 (utf8), windows-1252 (cp1252), \
+                 latin1 (iso-8859-1), utf-16 (utf16)",
+                sanitize_for_message(s, 40)
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `None`: a `sep=` line, else conservative detection (`detect_delimiter`).
+    pub delimiter: Option<u8>,
+    /// `None`: strict UTF-8.
+    pub encoding: Option<Encoding>,
+    pub max_field_bytes: usize,
+    pub max_record_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            delimiter: None,
+            encoding: None,
+            max_field_bytes: 1 << 20,
+            max_record_bytes: 4 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelimiterSource {
+    Flag,
+    SepLine,
+    Detected,
+    Default,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dialect {
+    pub delimiter: u8,
+    pub delimiter_source: DelimiterSource,
+    pub encoding: &'static str,
+    pub bom: bool,
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = match self.delimiter_source {
+            DelimiterSource::Flag => "from --delimiter",
+            DelimiterSource::SepLine => "from \"sep=\" line",
+            DelimiterSource::Detected => "detected",
+            DelimiterSource::Default => "default",
+        };
+        let d = self.delimiter;
+        let shown = match d {
+            b'\t' => "\\t".to_string(),
+            0x21..=0x7e | b' ' => (d as char).to_string(),
+            _ => format!("\\x{d:02x}"),
+        };
+        let bom = if self.bom { " with BOM" } else { "" };
+        write!(f, "delimiter '{shown}' ({from}), {}{bom}", self.encoding)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Record {
+    /// 1-based, header excluded: the row number users see in results.
+    pub number: u64,
+    /// 1-based physical line of the record's first byte, counting the header,
+    /// any `sep=` line, blank lines and line breaks inside quoted cells (CR,
+    /// LF and CRLF each end one line).
+    pub line: u64,
+    /// Cells as parsed, not trimmed; an over-long cell is `""` (see `problem`).
+    pub fields: Vec<String>,
+    pub problem: Option<RecordProblem>,
+}
+
+/// Row-level problems: the caller reports the row as invalid and goes on.
+/// When several apply, `RecordTooLong` wins over `FieldTooLong` over
+/// `FieldCount`. With `RecordTooLong`, `fields` holds only the cells read
+/// before the limit was passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordProblem {
+    FieldCount {
+        expected: usize,
+        found: usize,
+    },
+    FieldTooLong {
+        /// 0-based.
+        column: usize,
+        bytes: usize,
+        limit: usize,
+    },
+    /// `bytes` counts cell bytes plus one separator per cell (quotes excluded).
+    RecordTooLong {
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+impl RecordProblem {
+    pub fn message(&self, headers: &[String]) -> String {
+        match *self {
+            RecordProblem::FieldCount { expected, found } => {
+                format!("row has {found} fields but the header has {expected}")
+            }
+            RecordProblem::FieldTooLong {
+                column,
+                bytes,
+                limit,
+            } => format!(
+                "{} is {bytes} bytes, over the {limit}-byte cell limit",
+                column_label(headers, column)
+            ),
+            RecordProblem::RecordTooLong { bytes, limit } => {
+                format!("row is {bytes} bytes, over the {limit}-byte row limit")
+            }
+        }
+    }
+}
+
+fn column_label(headers: &[String], column: usize) -> String {
+    match headers.get(column) {
+        Some(h) if !h.trim().is_empty() => {
+            format!(
+                "column {} (\"{}\")",
+                column + 1,
+                sanitize_for_message(h, 40)
+            )
+        }
+        _ => format!("column {}", column + 1),
+    }
+}
+
+/// Fatal problems: the file as a whole cannot be read. Each message is one
+/// line starting with the file name, with a hint when there is one. I/O
+/// errors are part of the message rather than a `source()`, so reporters
+/// that walk the chain do not print them twice.
+#[derive(thiserror::Error, Debug)]
+pub enum InputError {
+    #[error("{name}: cannot open: {error}")]
+    Open { name: String, error: io::Error },
+    #[error("{name}: read error near line {line}: {error}")]
+    Read {
+        name: String,
+        line: u64,
+        error: io::Error,
+    },
+    #[error("{name}: the file is empty (no header row)")]
+    Empty { name: String },
+    #[error("{name}: the file starts with a UTF-16 byte-order mark; pass --encoding utf-16")]
+    Utf16Bom { name: String },
+    #[error("{name}: this looks like {what}, not CSV text; {hint}")]
+    NotText {
+        name: String,
+        what: &'static str,
+        hint: &'static str,
+    },
+    #[error(
+        "{name}: {} is not valid UTF-8 (byte 0x{byte:02X} in column {column}); if the file is \
+         Latin-1 or Windows-1252, pass --encoding windows-1252",
+        where_(*.record, *.line)
+    )]
+    InvalidUtf8 {
+        name: String,
+        /// `None` for the header row.
+        record: Option<u64>,
+        line: u64,
+        /// 1-based.
+        column: usize,
+        byte: u8,
+    },
+    #[error("{name}: the header row (line {line}) is unusable: {detail}")]
+    BadHeader {
+        name: String,
+        line: u64,
+        detail: String,
+    },
+    #[error(
+        "{name}: invalid delimiter {delimiter:?}: use a single ASCII character other than a quote or a line break"
+    )]
+    BadDelimiter { name: String, delimiter: char },
+}
+
+fn where_(record: Option<u64>, line: u64) -> String {
+    match record {
+        Some(r) => format!("record {r} (line {line})"),
+        None => format!("the header row (line {line})"),
+    }
+}
+
+pub struct CsvInput {
+    name: String,
+    reader: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
+    /// Set after a fatal error: the parser state is then meaningless.
+    failed: bool,
+    core: CoreReader,
+    /// Current cell's bytes; grows up to `max_field_bytes + 1`.
+    out: Vec<u8>,
+    headers: Vec<String>,
+    dialect: Dialect,
+    max_field: usize,
+    max_record: usize,
+    /// Physical line terminators consumed so far (CR, LF and CRLF count once).
+    lines: u64,
+    prev_cr: bool,
+    records: u64,
+}
+
+impl fmt::Debug for CsvInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsvInput")
+            .field("name", &self.name)
+            .field("dialect", &self.dialect)
+            .field("headers", &self.headers)
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CsvInput {
+    /// Opens the source, settles the dialect and reads the header row.
+    pub fn open(source: &Source, opts: &Options) -> Result<CsvInput, InputError> {
+        let name = source.display_name();
+        match source {
+            Source::Path(p) => match std::fs::File::open(p) {
+                Ok(f) => Self::build(name, Box::new(f), opts, BUF_SIZE),
+                Err(error) => Err(InputError::Open { name, error }),
+            },
+            Source::Stdin => Self::build(name, Box::new(io::stdin()), opts, BUF_SIZE),
+        }
+    }
+
+    /// Same as [`CsvInput::open`] for any byte stream (tests, pipes, archives).
+    pub fn from_reader<R: Read + Send + 'static>(
+        name: &str,
+        reader: R,
+        opts: &Options,
+    ) -> Result<CsvInput, InputError> {
+        Self::build(
+            sanitize_for_message(name, 4096),
+            Box::new(reader),
+            opts,
+            BUF_SIZE,
+        )
+    }
+
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    pub fn dialect(&self) -> &Dialect {
+        &self.dialect
+    }
+
+    pub fn source_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Reads the next record into `rec` (reusing its allocations). Ok(false)
+    /// at end of file. After an `Err`, every later call returns Ok(false).
+    pub fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
+        let number = self.records + 1;
+        let expected = self.headers.len();
+        match self.read_into(rec, Some(expected), Some(number)) {
+            Ok(true) => {
+                self.records = number;
+                rec.number = number;
+                Ok(true)
+            }
+            Ok(false) => {
+                rec.fields.clear();
+                rec.problem = None;
+                Ok(false)
+            }
+            Err(e) => {
+                self.failed = true;
+                Err(e)
+            }
+        }
+    }
+
+    fn build(
+        name: String,
+        mut raw: Box<dyn Read + Send>,
+        opts: &Options,
+        buf_size: usize,
+    ) -> Result<CsvInput, InputError> {
+        if let Some(d) = opts.delimiter
+            && !valid_delimiter(d)
+        {
+            return Err(InputError::BadDelimiter {
+                name,
+                delimiter: d as char,
+            });
+        }
+        // BOMs and binary signatures are facts about raw bytes, so look
+        // before any decoder touches them, then put the bytes back in front.
+        let mut head = [0u8; 4];
+        let n = read_up_to(&mut raw, &mut head).map_err(|error| InputError::Read {
+            name: name.clone(),
+            line: 1,
+            error,
+        })?;
+        let head = &head[..n];
+        if let Some((what, hint)) = binary_kind(head) {
+            return Err(InputError::NotText { name, what, hint });
+        }
+        let utf8_bom = head.starts_with(b"\xEF\xBB\xBF");
+        let (reader, encoding, bom): (Box<dyn Read + Send>, &'static str, bool) =
+            match opts.encoding {
+                None | Some(Encoding::Utf8) => {
+                    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+                        return Err(InputError::Utf16Bom { name });
+                    }
+                    let rest = head[if utf8_bom { 3 } else { 0 }..].to_vec();
+                    (
+                        Box::new(io::Cursor::new(rest).chain(raw)),
+                        "UTF-8",
+                        utf8_bom,
+                    )
+                }
+                Some(enc) => {
+                    let chosen = match enc {
+                        Encoding::Utf16 => encoding_rs::UTF_16LE,
+                        _ => encoding_rs::WINDOWS_1252,
+                    };
+                    // The decoder lets a BOM override the chosen encoding; mirror that in the label.
+                    let (label, bom) = if utf8_bom {
+                        (encoding_rs::UTF_8, true)
+                    } else if head.starts_with(b"\xFF\xFE") {
+                        (encoding_rs::UTF_16LE, true)
+                    } else if head.starts_with(b"\xFE\xFF") {
+                        (encoding_rs::UTF_16BE, true)
+                    } else {
+                        (chosen, false)
+                    };
+                    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                        .encoding(Some(chosen))
+                        .bom_override(true)
+                        .strip_bom(true)
+                        .build(io::Cursor::new(head.to_vec()).chain(raw));
+                    (Box::new(decoder), label.name(), bom)
+                }
+            };
+        let mut this = CsvInput {
+            name,
+            reader,
+            buf: vec![0; buf_size.max(1)],
+            pos: 0,
+            end: 0,
+            eof: false,
+            failed: false,
+            core: CoreReader::new(),
+            out: vec![0; opts.max_field_bytes.saturating_add(1).min(256)],
+            headers: Vec::new(),
+            dialect: Dialect {
+                delimiter: b',',
+                delimiter_source: DelimiterSource::Default,
+                encoding,
+                bom,
+            },
+            max_field: opts.max_field_bytes,
+            max_record: opts.max_record_bytes,
+            lines: 0,
+            prev_cr: false,
+            records: 0,
+        };
+        this.fill_sample()?;
+        let sep = parse_sep_line(&this.buf[..this.end], this.eof);
+        if let Some((_, used)) = sep {
+            count_lines(&this.buf[..used], &mut this.lines, &mut this.prev_cr);
+            this.pos = used;
+        }
+        let (delimiter, source) = match (opts.delimiter, sep) {
+            (Some(d), _) => (d, DelimiterSource::Flag),
+            (None, Some((d, _))) => (d, DelimiterSource::SepLine),
+            (None, None) => detect_delimiter(&this.buf[this.pos..this.end], this.eof),
+        };
+        this.dialect.delimiter = delimiter;
+        this.dialect.delimiter_source = source;
+        this.core = ReaderBuilder::new().delimiter(delimiter).build();
+
+        let mut header = Record::default();
+        if !this.read_into(&mut header, None, None)? {
+            return Err(InputError::Empty { name: this.name });
+        }
+        if let Some(p) = header.problem {
+            let detail = match p {
+                RecordProblem::FieldTooLong {
+                    column,
+                    bytes,
+                    limit,
+                } => format!(
+                    "column {} is {bytes} bytes, over the {limit}-byte cell limit",
+                    column + 1
+                ),
+                other => other.message(&[]),
+            };
+            return Err(InputError::BadHeader {
+                name: this.name,
+                line: header.line,
+                detail,
+            });
+        }
+        if header.fields.len() >= MAX_COLUMNS {
+            return Err(InputError::BadHeader {
+                name: this.name,
+                line: header.line,
+                detail: format!("it has {MAX_COLUMNS} columns or more"),
+            });
+        }
+        this.headers = header.fields;
+        Ok(this)
+    }
+
+    /// Fills the buffer as far as it goes so detection sees a useful sample;
+    /// the sample is then parsed from the same buffer, so stdin works too.
+    fn fill_sample(&mut self) -> Result<(), InputError> {
+        while self.end < self.buf.len() {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(self.read_error(error)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Refills the empty buffer; Ok(false) at end of input.
+    fn fill(&mut self) -> Result<bool, InputError> {
+        self.pos = 0;
+        self.end = 0;
+        while !self.eof {
+            match self.reader.read(&mut self.buf) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(self.read_error(error)),
+            }
+        }
+        Ok(false)
+    }
+
+    fn read_error(&self, error: io::Error) -> InputError {
+        InputError::Read {
+            name: self.name.clone(),
+            line: self.lines + 1,
+            error,
+        }
+    }
+
+    /// Reads one record. `expected` is the header width (None for the
+    /// header itself); `number` is the record number for error messages.
+    fn read_into(
+        &mut self,
+        rec: &mut Record,
+        expected: Option<usize>,
+        number: Option<u64>,
+    ) -> Result<bool, InputError> {
+        rec.problem = None;
+        if self.failed {
+            return Ok(false);
+        }
+        // Skip blank lines here (csv_core would skip them the same way) so
+        // that `line` is the line of the record's first byte.
+        loop {
+            if self.pos == self.end && !self.fill()? {
+                return Ok(false);
+            }
+            match self.buf[self.pos] {
+                b @ (b'\r' | b'\n') => {
+                    count_lines(&[b], &mut self.lines, &mut self.prev_cr);
+                    self.pos += 1;
+                }
+                _ => break,
+            }
+        }
+        rec.line = self.lines + 1;
+
+        let mut found = 0usize; // cells seen
+        let mut stored = 0usize; // cells written into rec.fields
+        let mut flen = 0usize; // bytes of the current cell held in `out`
+        let mut fbytes = 0usize; // real size of the current cell
+        let mut rbytes = 0usize;
+        let mut skipping_field = false;
+        let mut record_too_long = false;
+        let mut field_too_long: Option<(usize, usize)> = None;
+        loop {
+            if self.pos == self.end && !self.eof {
+                self.fill()?;
+            }
+            let input = &self.buf[self.pos..self.end];
+            let start = if skipping_field { 0 } else { flen };
+            let (res, nin, nout) = self.core.read_field(input, &mut self.out[start..]);
+            count_lines(&input[..nin], &mut self.lines, &mut self.prev_cr);
+            self.pos += nin;
+            fbytes = fbytes.saturating_add(nout);
+            if !skipping_field {
+                flen += nout;
+            }
+            match res {
+                ReadFieldResult::InputEmpty => {}
+                ReadFieldResult::OutputFull => {
+                    if !skipping_field {
+                        if self.out.len() <= self.max_field {
+                            let len = (self.out.len() * 2).min(self.max_field.saturating_add(1));
+                            self.out.resize(len, 0);
+                        } else {
+                            // Over the limit: keep parsing, overwrite the buffer.
+                            skipping_field = true;
+                        }
+                    }
+                }
+                ReadFieldResult::Field { record_end } => {
+                    // A cell can fill the buffer to limit + 1 and then end at
+                    // end of input without csv_core ever saying OutputFull.
+                    skipping_field |= flen > self.max_field;
+                    rbytes = rbytes.saturating_add(fbytes).saturating_add(1);
+                    if rbytes > self.max_record {
+                        record_too_long = true;
+                    }
+                    if skipping_field && field_too_long.is_none() {
+                        field_too_long = Some((found, fbytes));
+                    }
+                    if !record_too_long && stored < MAX_COLUMNS {
+                        let cell = if skipping_field {
+                            ""
+                        } else {
+                            match std::str::from_utf8(&self.out[..flen]) {
+                                Ok(s) => s,
+                                Err(e) => {
+                                    return Err(InputError::InvalidUtf8 {
+                                        name: self.name.clone(),
+                                        record: number,
+                                        line: rec.line,
+                                        column: found + 1,
+                                        byte: self.out[e.valid_up_to()],
+                                    });
+                                }
+                            }
+                        };
+                        match rec.fields.get_mut(stored) {
+                            Some(f) => {
+                                f.clear();
+                                f.push_str(cell);
+                            }
+                            None => rec.fields.push(cell.to_string()),
+                        }
+                        stored += 1;
+                    }
+                    found += 1;
+                    flen = 0;
+                    fbytes = 0;
+                    skipping_field = false;
+                    if record_end {
+                        break;
+                    }
+                }
+                // Unreachable after the blank-line skip, but harmless.
+                ReadFieldResult::End => break,
+            }
+        }
+        rec.fields.truncate(stored);
+        rec.problem = if record_too_long {
+            Some(RecordProblem::RecordTooLong {
+                bytes: rbytes,
+                limit: self.max_record,
+            })
+        } else if let Some((column, bytes)) = field_too_long {
+            Some(RecordProblem::FieldTooLong {
+                column,
+                bytes,
+                limit: self.max_field,
+            })
+        } else {
+            match expected {
+                Some(e) if e != found => Some(RecordProblem::FieldCount { expected: e, found }),
+                _ => None,
+            }
+        };
+        Ok(found > 0)
+    }
+}
+
+fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{200E}'
+                | '\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{FEFF}'
+        )
+}
+
+/// Makes a cell or header safe to quote in a one-line message: control
+/// characters (C0, DEL, C1), bidi overrides and line separators become
+/// visible escapes (`\n`, `\0`, `\u{202e}`), and the result is cut to
+/// `max_chars` characters plus `…`. Escapes are never cut in half.
+pub fn sanitize_for_message(s: &str, max_chars: usize) -> String {
+    use fmt::Write;
+    let mut out = String::with_capacity(s.len().min(max_chars.saturating_mul(4)) + 3);
+    let mut used = 0usize;
+    let mut piece = String::new();
+    for c in s.chars() {
+        piece.clear();
+        match c {
+            '\0' => piece.push_str("\\0"),
+            '\t' => piece.push_str("\\t"),
+            '\n' => piece.push_str("\\n"),
+            '\r' => piece.push_str("\\r"),
+            c if needs_escape(c) => {
+                let _ = write!(piece, "\\u{{{:x}}}", c as u32);
+            }
+            c => piece.push(c),
+        }
+        let len = piece.chars().count();
+        if used + len > max_chars {
+            out.push('…');
+            return out;
+        }
+        out.push_str(&piece);
+        used += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
