@@ -122,16 +122,22 @@ impl Outcome {
     }
 }
 
-/// Creates `path` for writing with mode 0600: results may hold personal data.
-pub fn create_private(path: &Path) -> io::Result<File> {
+/// Open options for a file this tool creates: writable, and mode 0600 when new, because
+/// results, journals and summaries may hold personal data.
+pub fn private_options() -> std::fs::OpenOptions {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)
+    options
+}
+
+/// Creates (or truncates) `path` for writing with mode 0600.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    private_options().truncate(true).open(path)
 }
 
 /// Writes the results file, in input order.

@@ -76,19 +76,17 @@ pub fn path_for(results: &Path) -> PathBuf {
 impl Journal {
     /// Opens (creating if needed) and locks the journal; refuses if another run holds it.
     pub fn lock(path: &Path, results: &Path) -> Result<(File, Option<Previous>), Fatal> {
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(false);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(path).map_err(|e| {
-            Fatal::usage(format!(
-                "{}: cannot open the run journal: {e}",
-                path.display()
-            ))
-        })?;
+        // Not truncated: a previous run's journal is read before anything is written.
+        let file = crate::results::private_options()
+            .read(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| {
+                Fatal::usage(format!(
+                    "{}: cannot open the run journal: {e}",
+                    path.display()
+                ))
+            })?;
         if let Err(e) = file.try_lock() {
             return Err(Fatal::usage(match e {
                 std::fs::TryLockError::WouldBlock => format!(
