@@ -178,7 +178,7 @@ impl Tags {
     }
 
     fn home(&self, fp: u64) -> usize {
-        ((fp & 0xFFFF_FFFF) * self.slots.len() as u64 >> 32) as usize
+        (((fp & 0xFFFF_FFFF) * self.slots.len() as u64) >> 32) as usize
     }
 
     fn tag(fp: u64) -> u16 {
