@@ -7,6 +7,7 @@
 //! by the reorder window, not by the file.
 
 mod collect;
+pub mod dedupe;
 pub mod journal;
 mod outputs;
 pub mod plan;
