@@ -86,6 +86,9 @@ impl Kind {
     }
 }
 
+/// `_error_code` of a row whose email's first occurrence failed on the server.
+pub const FIRST_OCCURRENCE_FAILED: &str = "FIRST_OCCURRENCE_FAILED";
+
 /// One row's outcome, as recorded in the results file and the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -102,6 +105,10 @@ pub struct Outcome {
     pub contact_id: Option<u64>,
     #[serde(default)]
     pub attempts: u32,
+    /// A `duplicate`'s first occurrence: the collector turns it into [`Outcome::duplicate_of_failed`]
+    /// when that row failed. Never journaled: resume decides duplicates afresh.
+    #[serde(skip)]
+    pub duplicate_of: Option<std::num::NonZeroU64>,
 }
 
 impl Outcome {
@@ -114,7 +121,30 @@ impl Outcome {
             details: None,
             contact_id: None,
             attempts: 0,
+            duplicate_of: None,
         }
+    }
+
+    /// A row not sent because the same email appeared earlier, on `first_row`.
+    pub fn duplicate(first_row: u64) -> Self {
+        let mut o = Outcome::new(Kind::Duplicate)
+            .with_message(format!("same email as row {first_row}; not sent"));
+        o.duplicate_of = std::num::NonZeroU64::new(first_row);
+        o
+    }
+
+    /// The same row when its first occurrence failed on the server: no contact with this email
+    /// exists, so calling it a harmless `duplicate` would hide a missing contact (issue 19.6).
+    /// It is `failed` (so it goes to the rejects file beside its first occurrence), not sent:
+    /// `--resume` retries the first occurrence and decides this row again.
+    pub fn duplicate_of_failed(first_row: u64, first_code: Option<&str>) -> Self {
+        let why = first_code.map_or_else(String::new, |c| format!(" ({c})"));
+        let mut o = Outcome::new(Kind::Failed).with_message(format!(
+            "not sent: same email as row {first_row}, which failed{why}; \
+             fix that row, then --resume or import the rejects file"
+        ));
+        o.error_code = Some(FIRST_OCCURRENCE_FAILED.into());
+        o
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {

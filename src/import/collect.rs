@@ -5,7 +5,7 @@
 //! always a valid, ordered prefix. Files are flushed whenever no further outcome is ready, which
 //! batches writes under load and still writes each outcome promptly at 10 rows/s.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -54,6 +54,12 @@ impl Counts {
 
     pub fn done(&self) -> u64 {
         self.done.load(Ordering::Relaxed)
+    }
+
+    /// A row's outcome changed after it was counted (a duplicate whose first occurrence failed).
+    fn recount(&self, from: Kind, to: Kind) {
+        self.by_kind[from.index()].fetch_sub(1, Ordering::Relaxed);
+        self.by_kind[to.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn get(&self, kind: Kind) -> u64 {
@@ -128,6 +134,10 @@ pub struct Collector {
     /// A write failed: nothing more is written (see [`Collector::accept`]).
     broken: bool,
     waiting: BTreeMap<u64, (Vec<String>, Outcome, OwnedSemaphorePermit)>,
+    /// Rows the server saw and did not take, with the API's code: a later row with the same
+    /// email is then no harmless duplicate. Only rows that reached the server, so the set is
+    /// as small as the failures, not the file.
+    failed_rows: HashMap<u64, Option<String>>,
 }
 
 impl Collector {
@@ -145,6 +155,7 @@ impl Collector {
             next_row: 1,
             broken: false,
             waiting: BTreeMap::new(),
+            failed_rows: HashMap::new(),
         }
     }
 
@@ -245,7 +256,22 @@ impl Collector {
             journal.record(row, &outcome)?;
         }
         self.waiting.insert(row, (cells, outcome, permit));
-        while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
+        while let Some((cells, mut outcome, _permit)) = self.waiting.remove(&self.next_row) {
+            // In input order, a duplicate's first occurrence is always settled by now.
+            if let Some(first) = outcome.duplicate_of.map(u64::from)
+                && let Some(code) = self.failed_rows.get(&first)
+            {
+                let changed = Outcome::duplicate_of_failed(first, code.as_deref());
+                self.counts.recount(outcome.kind, changed.kind);
+                if let Some(journal) = &mut self.journal {
+                    journal.record(self.next_row, &changed)?;
+                }
+                outcome = changed;
+            }
+            if outcome.kind.is_reject() && (outcome.attempts > 0 || outcome.http_status.is_some()) {
+                self.failed_rows
+                    .insert(self.next_row, outcome.error_code.clone());
+            }
             self.results.write(self.next_row, &cells, &outcome)?;
             if outcome.kind.is_reject() {
                 self.rejects.write(&cells)?;

@@ -136,10 +136,7 @@ impl Planner {
         match self.seen.check(key, row) {
             Ok(Seen::New) => {}
             Ok(Seen::Repeat { first_row }) => {
-                return Work::Done(
-                    Outcome::new(Kind::Duplicate)
-                        .with_message(format!("same email as row {first_row}; not sent")),
-                );
+                return Work::Done(Outcome::duplicate(first_row));
             }
             // Unconfirmed either way: neither `duplicate` nor sent, and retried on resume.
             Err(e) => {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cli;
+mod dupes;
 mod engine;
 mod export;
 mod harness;
