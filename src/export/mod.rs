@@ -165,11 +165,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     ui.info(&format!(
         "export {} -> {target_name}{}{}",
         plan.filter,
-        if incremental {
-            " (incremental)"
-        } else {
-            ""
-        },
+        if incremental { " (incremental)" } else { "" },
         args.with_tags
             .map(|m| format!(" with tags as {m:?}").to_lowercase())
             .unwrap_or_default()

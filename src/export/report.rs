@@ -243,7 +243,11 @@ impl Report<'_> {
                 Some(total) if !self.incremental => format!(
                     "{total} (distinct exported: {}{})",
                     s.distinct,
-                    if s.complete { ", checked complete" } else { ", NOT checked complete" }
+                    if s.complete {
+                        ", checked complete"
+                    } else {
+                        ", NOT checked complete"
+                    }
                 ),
                 Some(total) => format!("{total} in the account"),
                 None => "not reported".into(),

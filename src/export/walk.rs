@@ -240,7 +240,9 @@ impl Walker {
 
     /// Chains one page onto the watermark, or restarts the walk below it.
     fn accept(&mut self, page: Page<Contact>) -> Result<Option<Vec<Contact>>, Fatal> {
-        let meta = page.meta.ok_or_else(|| not_a_page(page.number, "no meta"))?;
+        let meta = page
+            .meta
+            .ok_or_else(|| not_a_page(page.number, "no meta"))?;
         let total = meta.total;
         self.count_read(page.number, total);
         if self.phase == Phase::HeadCheck {

@@ -99,7 +99,15 @@ fn export(addr: SocketAddr, out: &std::path::Path, strict: bool) -> assert_cmd::
     let mut cmd = assert_cmd::Command::cargo_bin("wolfeo-bulk").unwrap();
     cmd.env("WOLFEO_BASE_URL", format!("http://{addr}/v1"))
         .env("WOLFEO_API_KEY", "k")
-        .args(["export", "-q", "--rate", "unlimited", "--max-retries", "0", "-o"])
+        .args([
+            "export",
+            "-q",
+            "--rate",
+            "unlimited",
+            "--max-retries",
+            "0",
+            "-o",
+        ])
         .arg(out)
         .timeout(std::time::Duration::from_secs(60));
     if strict {
@@ -139,7 +147,11 @@ fn a_total_the_pages_never_hold_is_not_complete() {
     let (addr, fake) = serve(Lie::TotalTooLarge, 250);
     let out = env.path("short.csv");
     export(addr, &out, true).code(1);
-    assert_eq!(read_csv(&out).1.len(), 240, "the best copy is still written");
+    assert_eq!(
+        read_csv(&out).1.len(),
+        240,
+        "the best copy is still written"
+    );
     let requests = fake.requests.load(Ordering::SeqCst);
     assert!(requests <= 10, "gave up after a few re-reads ({requests})");
     export(addr, &env.path("short2.csv"), false).code(0);

@@ -36,7 +36,13 @@ fn client(sb: &SandboxHandle) -> Arc<Client> {
 
 fn walker(sb: &SandboxHandle, window: usize) -> Walker {
     let query = vec![("period", "all".to_string())];
-    Walker::new(client(sb), query, window, None, Arc::new(Progress::default()))
+    Walker::new(
+        client(sb),
+        query,
+        window,
+        None,
+        Arc::new(Progress::default()),
+    )
 }
 
 /// Ids yielded, counted: a contact yielded twice shows up as 2.
@@ -77,7 +83,11 @@ async fn a_delete_after_page_one_loses_no_contact() {
     assert!(w.shifts >= 1 && w.pages_reread >= 1, "{w:?}");
     // Newest first, 250 included in its place.
     let pos = |id| got.iter().position(|&g| g == id).unwrap();
-    assert!(pos(251) < pos(250) && pos(250) < pos(249), "{:?}", &got[95..105]);
+    assert!(
+        pos(251) < pos(250) && pos(250) < pos(249),
+        "{:?}",
+        &got[95..105]
+    );
 }
 
 /// Deletes anywhere, creates at the front, between every two pages and with pages in flight:
@@ -103,7 +113,10 @@ async fn deletes_and_creates_between_pages_never_lose_a_contact() {
         }
         let end: BTreeSet<u64> = sb.contacts().iter().map(|c| c.id).collect();
         let counts = tally(got.iter().copied());
-        assert!(counts.values().all(|&n| n == 1), "window {window}: an id twice");
+        assert!(
+            counts.values().all(|&n| n == 1),
+            "window {window}: an id twice"
+        );
         let missing: Vec<&u64> = start
             .intersection(&end)
             .filter(|id| !counts.contains_key(id))
@@ -111,7 +124,10 @@ async fn deletes_and_creates_between_pages_never_lose_a_contact() {
         assert!(missing.is_empty(), "window {window}: missing {missing:?}");
         let w = walk.finish();
         assert!(w.complete, "window {window}: {w:?}");
-        assert!(w.shifts > 0, "window {window}: the deletes shifted the pages");
+        assert!(
+            w.shifts > 0,
+            "window {window}: the deletes shifted the pages"
+        );
         // Creates and deletes with pages in flight: the head check sends it round again.
         assert_eq!(w.sequential_pass, window > 1, "{w:?}");
         eprintln!(
