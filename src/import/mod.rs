@@ -153,7 +153,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let results_path = outputs.results.clone();
     let rejects_path = outputs.rejects.clone();
 
-    let header = outputs::run_header(&args, scan.as_ref(), mapping.describe(&headers));
+    let header = outputs::run_header(
+        &args,
+        scan.as_ref(),
+        input.dialect(),
+        mapping.describe(&headers),
+    );
     let mut run_state = outputs.admit(&header, &args, matches!(source, Source::Stdin), &ui)?;
     let resumed = run_state.previous.is_some();
     let run_started = run_state

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::journal::{self, Admission, Journal, Lock, Previous, RunHeader};
 use super::scan::Scan;
-use crate::csv_in::Source;
+use crate::csv_in::{Dialect, Source};
 use crate::exit::Fatal;
 use crate::files::{self, Dest};
 use crate::ui::Ui;
@@ -164,23 +164,23 @@ impl RunState {
 
 /// What identifies a run for `--resume`: the input's bytes and every option that changes
 /// what is sent.
-pub fn run_header(args: &super::Args, scan: Option<&Scan>, mapping: String) -> RunHeader {
-    let auto = || "auto".to_string();
+pub fn run_header(
+    args: &super::Args,
+    scan: Option<&Scan>,
+    dialect: &Dialect,
+    mapping: String,
+) -> RunHeader {
+    // Effective values: an explicit `--delimiter ,` equals the detected comma.
     let options = BTreeMap::from([
         ("--map".to_string(), mapping),
         (
             "--on-exists".to_string(),
             args.on_exists.as_str().to_string(),
         ),
-        (
-            "--encoding".to_string(),
-            args.encoding
-                .map_or_else(auto, |e| format!("{e:?}").to_lowercase()),
-        ),
+        ("--encoding".to_string(), dialect.encoding.to_string()),
         (
             "--delimiter".to_string(),
-            args.delimiter
-                .map_or_else(auto, |d| format!("{:?}", char::from(d))),
+            format!("{:?}", char::from(dialect.delimiter)),
         ),
         (
             "--create-missing-tags".to_string(),
