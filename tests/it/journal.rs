@@ -125,7 +125,7 @@ fn a_torn_tail_then_resume_then_every_later_mode_works() {
         .args(["import", file, "--resume"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("nothing is sent"));
+        .stderr(predicate::str::contains("nothing is sent again"));
     assert_eq!(
         sb.stats().requests_total,
         requests,

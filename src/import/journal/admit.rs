@@ -90,8 +90,8 @@ pub fn admit(
         match previous.mismatch(current) {
             None if finished => {
                 ui.info(&format!(
-                    "the run that wrote {results} finished; nothing is sent, its outcomes \
-                     are reported again"
+                    "the run that wrote {results} finished; nothing is sent again, its \
+                     outcomes are reported as recorded"
                 ));
                 return Ok(Some(previous));
             }

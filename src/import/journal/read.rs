@@ -140,6 +140,14 @@ impl Previous {
         }
     }
 
+    /// The highest row with a recorded outcome.
+    pub fn last_row(&self) -> Option<u64> {
+        self.kinds
+            .iter()
+            .rposition(|&k| k != NO_KIND)
+            .map(|i| i as u64)
+    }
+
     /// Bytes up to the last complete line: an appending run cuts the file here first.
     pub fn valid_len(&self) -> u64 {
         self.valid_len
