@@ -120,6 +120,17 @@ impl Outcome {
         self.message = Some(message.into());
         self
     }
+
+    /// Adds a note on how the row was read after whatever message the outcome has.
+    pub fn with_note(mut self, note: Option<String>) -> Self {
+        if let Some(note) = note {
+            self.message = Some(match self.message.take() {
+                Some(m) if !m.is_empty() => format!("{m}; {note}"),
+                _ => note,
+            });
+        }
+        self
+    }
 }
 
 /// Open options for a file this tool creates: writable, and mode 0600 when new, because
