@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cli;
+mod consent;
 mod dupes;
 mod engine;
 mod export;
