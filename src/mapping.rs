@@ -168,16 +168,10 @@ fn lookup(header: &str) -> Option<Field> {
     ALIASES.iter().find(|(a, _)| *a == n).map(|&(_, f)| f)
 }
 
-/// Header text for a message: trimmed, control and bidi characters escaped
-/// (Rust's debug escaping), cut to `max` characters. Without the quotes.
+/// Header text for a message, shown between quotes: trimmed, made safe by the crate's one
+/// sanitiser.
 fn esc(s: &str, max: usize) -> String {
-    let s = s.trim();
-    let mut cut: String = s.chars().take(max).collect();
-    if cut.len() < s.len() {
-        cut.push('…');
-    }
-    let d = format!("{cut:?}");
-    d[1..d.len() - 1].to_string()
+    crate::text::sanitize_quoted(s.trim(), max)
 }
 
 fn headers_seen(headers: &[String]) -> String {
