@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::api::client::Client;
+use crate::api::endpoints::Endpoint;
 use crate::api::paging::get_page;
 use crate::api::{Contact, format_contact_time};
 use crate::cli::ConnectionArgs;
@@ -199,7 +200,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             1
         };
         // Page 1 takes the first place in the pacer's queue before the others are started.
-        let mut first = std::pin::pin!(get_page::<Contact>(&client, "contacts", &query, 1));
+        let mut first = std::pin::pin!(get_page::<Contact>(&client, Endpoint::Contacts, &query, 1));
         let early = futures::poll!(first.as_mut());
         let ahead: Vec<_> = (2..=speculative)
             .map(|n| {
@@ -208,7 +209,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                 tokio::spawn(async move {
                     let query: Vec<(&str, &str)> =
                         query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    get_page::<Contact>(&client, "contacts", &query, n).await
+                    get_page::<Contact>(&client, Endpoint::Contacts, &query, n).await
                 })
             })
             .collect();

@@ -22,6 +22,7 @@ use super::output::Output;
 use super::state::{Bookmark, Newest};
 use super::tags::TagColumn;
 use crate::api::client::Client;
+use crate::api::endpoints::Endpoint;
 use crate::api::paging::{Page, get_page};
 use crate::api::{Contact, Meta};
 use crate::exit::Fatal;
@@ -199,7 +200,7 @@ pub async fn full(
         })
     });
     let planned_rest = futures::stream::iter((fetched + 1)..=planned)
-        .map(|n| Either::Right(get_page::<Contact>(client, "contacts", query, n)));
+        .map(|n| Either::Right(get_page::<Contact>(client, Endpoint::Contacts, query, n)));
     let mut pages = speculative.chain(planned_rest).buffered(window.max(1));
     while let Some(page) = pages.next().await {
         accept(client, query, page?, &mut meta, &mut walk, rows).await?;
@@ -212,7 +213,7 @@ pub async fn full(
         && rows.distinct() < m.total
         && next <= m.last_page.max(planned) + 1
     {
-        let page = get_page::<Contact>(client, "contacts", query, next).await?;
+        let page = get_page::<Contact>(client, Endpoint::Contacts, query, next).await?;
         if page.items.is_empty() {
             meta = page.meta.or(meta);
             break;
@@ -241,7 +242,7 @@ async fn accept(
     if let (Some(before), Some(now)) = (*meta, page.meta)
         && now.total < before.total
     {
-        page = get_page::<Contact>(client, "contacts", query, page.number).await?;
+        page = get_page::<Contact>(client, Endpoint::Contacts, query, page.number).await?;
         walk.pages_reread += 1;
     }
     *meta = page.meta.or(*meta);
@@ -271,7 +272,7 @@ pub async fn incremental(
             walk.total_last = page.meta.map(|m| m.total).or(walk.total_last);
             return Ok(walk);
         }
-        page = get_page::<Contact>(client, "contacts", query, page.number + 1).await?;
+        page = get_page::<Contact>(client, Endpoint::Contacts, query, page.number + 1).await?;
     }
 }
 

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::exit::Fatal;
-use crate::results::{Kind, Outcome};
+use crate::results::Outcome;
 
 pub const VERSION: u32 = 1;
 
@@ -40,6 +40,12 @@ pub struct Entry {
     pub outcome: Outcome,
 }
 
+/// Written first by a resumed run, so that a killed run before it shows (no end line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resumed {
+    pub resumed_at: DateTime<Utc>,
+}
+
 /// Written last by an orderly stop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct End {
@@ -61,6 +67,9 @@ pub struct Previous {
     /// The latest recorded outcome of each row.
     pub outcomes: HashMap<u64, Outcome>,
     pub end: Option<EndState>,
+    /// Some run of this journal stopped without its end line (killed): rows it had in flight
+    /// have no entry.
+    pub unclean: bool,
 }
 
 pub struct Journal {
@@ -121,9 +130,14 @@ impl Journal {
     /// Continues an existing journal (resume): new entries are appended after the old ones.
     pub fn append(mut file: File) -> io::Result<Journal> {
         file.seek(io::SeekFrom::End(0))?;
-        Ok(Journal {
+        let mut journal = Journal {
             out: BufWriter::with_capacity(64 * 1024, file),
-        })
+        };
+        journal.line(&Resumed {
+            resumed_at: Utc::now(),
+        })?;
+        journal.flush()?;
+        Ok(journal)
     }
 
     pub fn record(&mut self, row: u64, outcome: &Outcome) -> io::Result<()> {
@@ -160,6 +174,7 @@ fn read_previous(file: &File) -> io::Result<Option<Previous>> {
     let header: RunHeader = serde_json::from_str(&first).map_err(invalid)?;
     let mut outcomes = HashMap::new();
     let mut end = None;
+    let mut unclean = false;
     for line in lines {
         let line = line?;
         if line.trim().is_empty() {
@@ -170,6 +185,9 @@ fn read_previous(file: &File) -> io::Result<Option<Previous>> {
             end = None;
         } else if let Ok(e) = serde_json::from_str::<End>(&line) {
             end = Some(e.end);
+        } else if serde_json::from_str::<Resumed>(&line).is_ok() {
+            unclean |= end.is_none();
+            end = None;
         } else {
             // A line cut short by a crash is the last one; anything else is corruption.
             if lines_remaining_is_empty(&line) {
@@ -181,6 +199,7 @@ fn read_previous(file: &File) -> io::Result<Option<Previous>> {
     Ok(Some(Previous {
         header,
         outcomes,
+        unclean: unclean || end.is_none(),
         end,
     }))
 }
@@ -242,11 +261,14 @@ impl Previous {
         self.outcomes.get(&row).filter(|o| o.kind.is_final())
     }
 
-    /// Rows a previous attempt may have sent without us learning the answer.
+    /// Rows a previous attempt may have sent without us learning the answer: a recorded
+    /// outcome says so itself; a row without one was in flight only if some run stopped
+    /// without its end line (kill -9), since an orderly stop records every row it sent.
     pub fn maybe_sent(&self, row: u64) -> bool {
-        self.outcomes
-            .get(&row)
-            .is_none_or(|o| o.kind == Kind::Failed)
+        match self.outcomes.get(&row) {
+            Some(o) => o.maybe_stored_unseen(),
+            None => self.unclean,
+        }
     }
 }
 
@@ -305,6 +327,7 @@ pub fn admit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::Kind;
 
     fn header() -> RunHeader {
         RunHeader {

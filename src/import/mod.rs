@@ -7,6 +7,7 @@
 //! by the reorder window, not by the file.
 
 mod collect;
+mod evidence;
 pub mod journal;
 pub mod plan;
 mod report;
@@ -86,6 +87,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "skip")]
     pub on_exists: OnExists,
 
+    /// With --on-exists update: let a row subscribe a contact stored as unsubscribed
+    /// (email_marketing or gdpr false -> true). Without it such rows keep the stored consent.
+    #[arg(long)]
+    pub allow_resubscribe: bool,
+
     /// Create tags named in a `tags` column that the account does not have yet.
     #[arg(long)]
     pub create_missing_tags: bool,
@@ -134,6 +140,11 @@ fn default_path(input: &Source, suffix: &str) -> PathBuf {
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let started = Instant::now();
+    if args.allow_resubscribe && args.on_exists != OnExists::Update {
+        return Err(Fatal::usage(
+            "--allow-resubscribe only applies with --on-exists update",
+        ));
+    }
     let source = if args.input == "-" {
         Source::Stdin
     } else {
@@ -172,7 +183,11 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         input_size: scan.as_ref().map_or(0, |s| s.size),
         input_hash: scan.as_ref().map_or_else(String::new, |s| s.hash.clone()),
         mapping: mapping.describe(&headers),
-        on_exists: args.on_exists.as_str().to_string(),
+        on_exists: if args.allow_resubscribe {
+            format!("{} (allow resubscribe)", args.on_exists.as_str())
+        } else {
+            args.on_exists.as_str().to_string()
+        },
         started_at: chrono::Utc::now(),
     };
     let journal_path = journal::path_for(&results_path);
@@ -287,6 +302,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Arc::new(RowSender {
             client: Arc::clone(client),
             on_exists: args.on_exists,
+            allow_resubscribe: args.allow_resubscribe,
             run_started,
         })
     });
