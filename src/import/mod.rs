@@ -7,6 +7,7 @@
 //! by the reorder window, not by the file.
 
 mod collect;
+pub mod dedupe;
 mod evidence;
 pub mod journal;
 pub mod plan;
@@ -58,8 +59,9 @@ pub struct Args {
     /// CSV file with a header row, or - for standard input.
     pub input: String,
 
-    /// Results file (default: <input stem>.results.csv beside the input).
-    #[arg(long, value_name = "PATH")]
+    /// Results file (default: <input stem>.results.csv beside the input; for - in the
+    /// current directory: stdin.results.csv).
+    #[arg(short = 'o', long, value_name = "PATH")]
     pub results: Option<PathBuf>,
 
     /// Invalid and failed rows with the original header (default: <input stem>.rejects.csv).
@@ -68,11 +70,11 @@ pub struct Args {
 
     /// Map a column to a field, overriding the built-in aliases: --map "E-mail Address=email".
     /// Use "Column=-" to ignore a column. Repeatable.
-    #[arg(long = "map", value_name = "COLUMN=FIELD", value_parser = mapping::parse_map_arg)]
+    #[arg(short, long = "map", value_name = "COLUMN=FIELD", value_parser = mapping::parse_map_arg)]
     pub map: Vec<(String, String)>,
 
     /// Read, map and validate without sending; results say would_create or invalid.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
 
     /// Continue an interrupted or aborted run of the same input and results file.
@@ -97,11 +99,11 @@ pub struct Args {
     pub create_missing_tags: bool,
 
     /// Field delimiter (default: detected; comma unless ';' or tab clearly wins): , ; tab |
-    #[arg(long, value_parser = parse_delimiter)]
+    #[arg(short, long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
 
     /// Input encoding when not UTF-8: windows-1252, latin1, utf-16.
-    #[arg(long)]
+    #[arg(short, long)]
     pub encoding: Option<Encoding>,
 
     /// Also write the summary as JSON to this file.
