@@ -12,6 +12,7 @@ pub mod cli;
 pub mod csv_in;
 pub mod exit;
 pub mod export;
+pub mod files;
 pub mod generate;
 pub mod import;
 pub mod limiter;

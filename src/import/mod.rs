@@ -10,6 +10,7 @@ mod collect;
 pub mod dedupe;
 mod evidence;
 pub mod journal;
+mod outputs;
 pub mod plan;
 mod report;
 mod scan;
@@ -126,20 +127,6 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
     }
 }
 
-/// Where the results and rejects go by default: beside the input, named after its stem.
-fn default_path(input: &Source, suffix: &str) -> PathBuf {
-    match input {
-        Source::Path(p) => {
-            let stem = p
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "import".into());
-            p.with_file_name(format!("{stem}.{suffix}.csv"))
-        }
-        Source::Stdin => PathBuf::from(format!("stdin.{suffix}.csv")),
-    }
-}
-
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let started = Instant::now();
     if args.allow_resubscribe && args.on_exists != OnExists::Update {
@@ -165,19 +152,17 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let headers = input.headers().to_vec();
     let mapping = Mapping::resolve(&headers, &args.map)
         .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;
-    let results_path = args
-        .results
-        .clone()
-        .unwrap_or_else(|| default_path(&source, "results"));
-    let rejects_path = args
-        .rejects
-        .clone()
-        .unwrap_or_else(|| default_path(&source, "rejects"));
-    if let Source::Path(p) = &source
-        && same_file(p, &results_path)
-    {
-        return Err(Fatal::usage("--results must not be the input file"));
-    }
+    let outputs = outputs::Outputs::resolve(
+        &source,
+        outputs::Named {
+            results: args.results.as_deref(),
+            rejects: args.rejects.as_deref(),
+            summary_json: args.summary_json.as_deref(),
+            dry_run: args.dry_run,
+        },
+    )?;
+    let results_path = outputs.results.clone();
+    let rejects_path = outputs.rejects.clone();
 
     let header = RunHeader {
         version: journal::VERSION,
@@ -192,8 +177,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         },
         started_at: chrono::Utc::now(),
     };
-    let journal_path = journal::path_for(&results_path);
-    let (journal_file, previous) = Journal::lock(&journal_path, &results_path)?;
+    let (journal_path, journal_file, previous) = match &outputs.journal {
+        Some(path) => {
+            let (file, previous) = Journal::lock(path, &results_path)?;
+            (path.clone(), Some(file), previous)
+        }
+        None => (PathBuf::new(), None, None),
+    };
     let previous = journal::admit(
         previous,
         &header,
@@ -209,12 +199,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let run_started = previous
         .as_ref()
         .map_or(header.started_at, |p| p.header.started_at);
-    let journal = if args.dry_run {
-        None
-    } else if resumed {
-        Some(Journal::append(journal_file).map_err(|e| io_fatal(&journal_path, e))?)
-    } else {
-        Some(Journal::start(journal_file, &header).map_err(|e| io_fatal(&journal_path, e))?)
+    let journal = match journal_file {
+        Some(_) if args.dry_run => None,
+        None => None,
+        Some(file) if resumed => {
+            Some(Journal::append(file).map_err(|e| io_fatal(&journal_path, e))?)
+        }
+        Some(file) => Some(Journal::start(file, &header).map_err(|e| io_fatal(&journal_path, e))?),
     };
 
     let shutdown = Shutdown::new();
@@ -342,7 +333,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Some(j) => j.end(state),
         None => Ok(()),
     });
-    if args.dry_run {
+    if args.dry_run && outputs.journal.is_some() {
         // The journal belongs to real runs; a dry run only held its lock.
         std::fs::remove_file(&journal_path).ok();
     }
@@ -472,13 +463,6 @@ fn io_fatal(path: &Path, e: std::io::Error) -> Fatal {
     Fatal::usage(format!("{}: {e}", path.display()))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> {
@@ -488,16 +472,6 @@ fn tokio_stream_from<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_paths_sit_beside_the_input() {
-        let p = default_path(&Source::Path("/data/contacts.csv".into()), "results");
-        assert_eq!(p, PathBuf::from("/data/contacts.results.csv"));
-        assert_eq!(
-            default_path(&Source::Stdin, "rejects"),
-            PathBuf::from("stdin.rejects.csv")
-        );
-    }
 
     #[test]
     fn delimiters() {

@@ -6,6 +6,7 @@ mod export;
 mod harness;
 mod hostile;
 mod import;
+mod outputs;
 mod resilience;
 mod sandbox;
 mod secrets;
