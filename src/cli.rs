@@ -45,10 +45,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create contacts from a CSV file (POST /v1/contact per row) and write a results file.
-    #[command(after_help = exit::HELP)]
+    #[command(after_help = exit::IMPORT_HELP)]
     Import(crate::import::Args),
     /// Write every contact (GET /v1/contacts) to a CSV file that import can read back.
-    #[command(after_help = exit::HELP)]
+    #[command(after_help = exit::EXPORT_HELP)]
     Export(crate::export::Args),
     /// Serve a local imitation of the Wolfeo API until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),

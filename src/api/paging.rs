@@ -1,9 +1,9 @@
 //! Paged `GET`s of list endpoints (§7 of the API notes), shared by import and export.
 //!
 //! [`get_page`] fetches one page and turns every answer that is not a page into a [`Fatal`]:
-//! a refused key exits 3, a rejected filter or an API that stays down ends the run, and a body
-//! that is not a list envelope (an HTML page, `success: false`, a missing `meta`) is an error,
-//! never an empty page. [`fetch_all`] walks a small list (tags) page by page; the contact
+//! a refused key exits 3, a rejected filter is a usage error, an API that stays down exits 4,
+//! and a body that is not a list envelope (an HTML page, `success: false`, a missing `meta`)
+//! is an error (unavailable), never an empty page. [`fetch_all`] walks a small list (tags) page by page; the contact
 //! export, which needs many pages in flight, drives [`get_page`] itself.
 
 use serde::de::DeserializeOwned;
@@ -12,7 +12,7 @@ use super::Meta;
 use super::client::{CallError, Client};
 use super::endpoints::Endpoint;
 use super::reply::Body;
-use crate::exit::{Exit, Fatal};
+use crate::exit::Fatal;
 
 /// The API's maximum page size; fewer, larger pages cost fewer requests.
 pub const PER_PAGE: u64 = 100;
@@ -53,7 +53,8 @@ pub async fn get_page<T: DeserializeOwned>(
         Body::Data(_) => Err(Fatal::usage(format!(
             "GET {endpoint} (page {number}) answered {status}"
         ))),
-        Body::Unreadable(why) => Err(Fatal::usage(format!(
+        // Not the API speaking (a proxy, a login page, a wrong URL): unavailable, not usage.
+        Body::Unreadable(why) => Err(Fatal::unavailable(format!(
             "GET {endpoint} (page {number}) answered {status} with {why}"
         ))),
     }
@@ -82,8 +83,9 @@ pub async fn fetch_all<T: DeserializeOwned>(
     }
 }
 
-/// Failures of a read end the run: refused keys with exit 3, the rest with 2, Ctrl-C with 130.
-/// The message says what to check and never contains the key (server strings are redacted).
+/// Failures of a read end the run: refused keys with exit 3, an unreachable API with 4,
+/// Ctrl-C with 130. The message says what to check and never contains the key (server
+/// strings are redacted).
 pub fn call_fatal(e: CallError) -> Fatal {
     match e {
         CallError::Refused { status, error } => Fatal::aborted(format!(
@@ -91,12 +93,9 @@ pub fn call_fatal(e: CallError) -> Fatal {
              --api-key-file: the key must exist, be enabled, and the account must have API access",
             error.map(|e| e.code).unwrap_or_default()
         )),
-        CallError::Exhausted { last, attempts, .. } => Fatal::usage(format!(
-            "the API did not answer usefully: {last} after {attempts} attempts"
+        CallError::Exhausted { last, attempts, .. } => Fatal::unavailable(format!(
+            "the API is unavailable: {last} after {attempts} attempts"
         )),
-        CallError::Interrupted { .. } => Fatal {
-            exit: Exit::Interrupted,
-            message: "interrupted".into(),
-        },
+        CallError::Interrupted { .. } => Fatal::interrupted("interrupted"),
     }
 }

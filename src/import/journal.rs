@@ -394,6 +394,7 @@ mod tests {
         let results = dir.path().join("r.csv");
         let (_held, _) = Journal::lock(&path, &results).unwrap();
         let err = Journal::lock(&path, &results).err().unwrap();
-        assert!(err.message.contains("another import"), "{}", err.message);
+        let err = err.to_string();
+        assert!(err.contains("another import"), "{err}");
     }
 }

@@ -323,12 +323,16 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let finish = collector.finish();
 
     let (state, fatal) = match collected {
-        Err(e) => (EndState::Interrupted, Some(e)),
-        Ok(collect::Stop::Refused(r)) => (EndState::Aborted, Some(refused_fatal(r))),
-        Ok(collect::Stop::Interrupted) => (EndState::Interrupted, None),
-        Ok(collect::Stop::Completed) if shutdown.is_triggered() => (EndState::Interrupted, None),
-        Ok(collect::Stop::Completed) => (EndState::Completed, None),
+        collect::Stop::Failed(f) => (EndState::Aborted, Some(f)),
+        collect::Stop::Refused(r) => (EndState::Aborted, Some(refused_fatal(r))),
+        collect::Stop::Interrupted => (EndState::Interrupted, None),
+        collect::Stop::Completed if shutdown.is_triggered() => (EndState::Interrupted, None),
+        collect::Stop::Completed => (EndState::Completed, None),
     };
+    let sent = client
+        .as_ref()
+        .is_some_and(|c| crate::api::client::ClientStats::get(&c.stats().requests) > 0);
+    let fatal = fatal.map(|f| f.once_sent(sent));
     let finish_result = finish.and_then(|mut journal| match journal.as_mut() {
         Some(j) => j.end(state),
         None => Ok(()),
@@ -337,10 +341,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         // The journal belongs to real runs; a dry run only held its lock.
         std::fs::remove_file(&journal_path).ok();
     }
-    finish_result.map_err(|e| io_fatal(&results_path, e))?;
+    finish_result.map_err(|e| io_fatal(&journal_path, e).once_sent(sent))?;
 
     let exit = match (&fatal, state) {
-        (Some(f), _) => f.exit,
+        (Some(f), _) => f.exit(),
         (None, EndState::Interrupted) => Exit::Interrupted,
         _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
         _ => Exit::Ok,
@@ -396,11 +400,20 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     if let Some(path) = &args.summary_json {
         crate::summary::write_json(path, &summary)?;
     }
+    // The way to continue goes out even with -q: main prints the error line whatever the mode.
+    let next_step = match &source {
+        Source::Path(_) => format!("to continue: {interrupted_message}"),
+        Source::Stdin => format!(
+            "standard input cannot be resumed: {} holds the outcome of every row read; \
+             send the rows after the last one listed",
+            results_path.display()
+        ),
+    };
     match (fatal, state) {
+        (Some(f), _) if f.exit() != Exit::Usage => Err(f.with_next_step(&next_step)),
         (Some(f), _) => Err(f),
         (None, EndState::Interrupted) => {
-            ui.warn(&format!("interrupted; to continue: {interrupted_message}"));
-            Ok(Exit::Interrupted)
+            Err(Fatal::interrupted(format!("interrupted; {next_step}")))
         }
         _ => Ok(exit),
     }
@@ -424,11 +437,29 @@ fn dispatch(
         (Work::Done(outcome), _) => (outcome, false),
         (Work::Settled(outcome), _) => (outcome, true),
         (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), false),
+        // Stopping: a row that has not started is settled now, without queueing for a slot
+        // or the pacer (that queue drained at the rate limit: 27 s for 300 rows at 10/s).
+        (Work::Send(_), Some(_)) if shutdown.is_triggered() => {
+            (Outcome::new(Kind::NotAttempted), false)
+        }
         (Work::Send(payload), Some(sender)) => {
             let shutdown = Arc::clone(shutdown);
             let gate = Arc::clone(gate);
             return Either::Right(Box::pin(async move {
-                let _slot = gate.acquire().await;
+                let not_started = |permit| {
+                    let done = collect::Done {
+                        row,
+                        cells: cells.clone(),
+                        outcome: Outcome::new(Kind::NotAttempted),
+                        refused: None,
+                        replayed: false,
+                    };
+                    (Ok(done), permit)
+                };
+                let _slot = tokio::select! {
+                    slot = gate.acquire() => slot,
+                    _ = shutdown.wait() => return not_started(permit),
+                };
                 let (outcome, refused) = tokio::select! {
                     r = sender.send(&payload) => r,
                     _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {

@@ -2,6 +2,7 @@
 //! against an in-process sandbox on 127.0.0.1:0.
 
 mod cli;
+mod engine;
 mod export;
 mod harness;
 mod hostile;
