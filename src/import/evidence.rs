@@ -4,19 +4,20 @@
 //! journal or the call itself says so) and a lookup then found the contact. The evidence is the
 //! contact's `created_at` against the moment this import first started, compared on the
 //! *server's* clock: the client bounds the server's offset from its `Date` headers (both sides,
-//! to the second). `created_at` is rounded down to the second first, because servers stamp
-//! whole seconds (every documented sample is `...T09:00:00.000000Z`). A contact stamped
+//! to the second). A `created_at` on a whole second is read as "some time in that second",
+//! because servers stamp whole seconds (every documented sample is `...T09:00:00.000000Z`); a
+//! stamp with a fraction is taken as exact. A contact stamped
 //! clearly before the start is someone else's ([`Verdict::Before`] -> `exists`); clearly after,
 //! ours ([`Verdict::Ours`] -> `created`); in between, the clocks cannot tell and the row says
 //! so ([`Verdict::Unsure`] -> `created` with a "probably" note), never `exists`.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::api::{Contact, parse_time};
 
-/// Slack on top of the measured clock bounds: the server may stamp a record a little before
-/// it answers, and a clock may be stepped between two answers.
-pub const CLOCK_TOLERANCE: Duration = Duration::seconds(1);
+/// Slack on top of the measured clock bounds, for a clock slewed or stepped between the
+/// answer that measured it and the stamp.
+pub const CLOCK_TOLERANCE: Duration = Duration::milliseconds(250);
 /// The server's offset assumed when no answer carried a `Date` header: anything within this
 /// of the run's start is [`Verdict::Unsure`].
 pub const UNKNOWN_CLOCK_SKEW: Duration = Duration::seconds(60);
@@ -40,12 +41,17 @@ pub fn judge(
     let Some(stamp) = contact.created_at.as_deref().and_then(parse_time) else {
         return Verdict::Unsure("the contact has no readable created_at".into());
     };
-    let stamp = floor_second(stamp);
+    // The creation happened in [stamp, stamp_end).
+    let stamp_end = if stamp.timestamp_subsec_nanos() == 0 {
+        stamp + Duration::seconds(1)
+    } else {
+        stamp + Duration::microseconds(1)
+    };
     let (low, high) = offset.unwrap_or((-UNKNOWN_CLOCK_SKEW, UNKNOWN_CLOCK_SKEW));
     // Our start on the server's clock lies in [earliest, latest].
     let earliest = run_started + low - CLOCK_TOLERANCE;
     let latest = run_started + high + CLOCK_TOLERANCE;
-    if stamp < floor_second(earliest) {
+    if stamp_end <= earliest {
         Verdict::Before
     } else if stamp > latest {
         Verdict::Ours
@@ -63,10 +69,6 @@ pub fn judge(
             }
         ))
     }
-}
-
-fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(Duration::seconds(1)).unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -125,9 +127,22 @@ mod tests {
         let ahead = Some((Duration::milliseconds(1900), Duration::milliseconds(3000)));
         // Someone created it 1 s before our start: 10:00:01 on a clock 2 s ahead.
         let v = judge(&contact("2026-01-01T10:00:01.000000Z"), start, ahead);
+        assert_eq!(v, Verdict::Before);
+        // Stamped in the second our start falls in, on the server's clock.
+        let v = judge(&contact("2026-01-01T10:00:02.000000Z"), start, ahead);
         assert!(matches!(v, Verdict::Unsure(_)), "{v:?}");
         let v = judge(&contact("2026-01-01T10:00:06.000000Z"), start, ahead);
         assert_eq!(v, Verdict::Ours);
+    }
+
+    #[test]
+    fn a_stamp_with_microseconds_is_exact() {
+        let start = at("2026-01-01T10:00:00.600000Z");
+        let tight = Some((Duration::milliseconds(-50), Duration::milliseconds(50)));
+        let v = judge(&contact("2026-01-01T10:00:00.100000Z"), start, tight);
+        assert_eq!(v, Verdict::Before, "0.5 s before, clocks known to 0.1 s");
+        let v = judge(&contact("2026-01-01T10:00:00.000000Z"), start, tight);
+        assert!(matches!(v, Verdict::Unsure(_)), "{v:?}");
     }
 
     #[test]
