@@ -105,6 +105,12 @@ pub struct Outcome {
     pub contact_id: Option<u64>,
     #[serde(default)]
     pub attempts: u32,
+    /// For a `failed` row: the answer proves nothing was stored (401/403, another 4xx, or no
+    /// request ever left), so a resume sends it again without a lookup. Unset, a failed row
+    /// may have been stored, and a 409 on its re-send is looked up before it is called
+    /// `exists`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_stored: bool,
     /// A `duplicate`'s first occurrence: the collector turns it into [`Outcome::duplicate_of_failed`]
     /// when that row failed. Never journaled: resume decides duplicates afresh.
     #[serde(skip)]
@@ -121,8 +127,15 @@ impl Outcome {
             details: None,
             contact_id: None,
             attempts: 0,
+            not_stored: false,
             duplicate_of: None,
         }
+    }
+
+    /// A request for this row may have been stored without us holding the proof (a `failed`
+    /// row whose answers do not rule it out): a resume looks it up after a 409.
+    pub fn maybe_stored_unseen(&self) -> bool {
+        self.kind == Kind::Failed && !self.not_stored
     }
 
     /// A row not sent because the same email appeared earlier, on `first_row`.
@@ -135,8 +148,8 @@ impl Outcome {
 
     /// The same row when its first occurrence failed on the server: no contact with this email
     /// exists, so calling it a harmless `duplicate` would hide a missing contact (issue 19.6).
-    /// It is `failed` (so it goes to the rejects file beside its first occurrence), not sent:
-    /// `--resume` retries the first occurrence and decides this row again.
+    /// It is `failed` (so it goes to the rejects file beside its first occurrence), never sent
+    /// (`not_stored`): `--resume` retries the first occurrence and decides this row again.
     pub fn duplicate_of_failed(first_row: u64, first_code: Option<&str>) -> Self {
         let why = first_code.map_or_else(String::new, |c| format!(" ({c})"));
         let mut o = Outcome::new(Kind::Failed).with_message(format!(
@@ -144,6 +157,7 @@ impl Outcome {
              fix that row, then --resume or import the rejects file"
         ));
         o.error_code = Some(FIRST_OCCURRENCE_FAILED.into());
+        o.not_stored = true;
         o
     }
 
