@@ -160,32 +160,26 @@ impl Planner {
     /// The JSON body exactly as it will be sent: cells trimmed, empty cells left out, boolean
     /// spellings turned into JSON booleans, everything else as written (no numeric casting).
     fn payload(&self, cells: &[String]) -> Result<Map<String, Value>, Outcome> {
-        let cell = |field: Field| {
-            self.mapping
-                .column(field)
-                .and_then(|i| cells.get(i))
-                .map(|c| c.trim())
-                .filter(|c| !c.is_empty())
-        };
+        // Trimmed as the server's TrimStrings middleware trims (PHP `trim`), nothing more.
+        let raw = |field: Field| self.mapping.column(field).and_then(|i| cells.get(i));
+        let cell =
+            |field: Field, boolean| raw(field).and_then(|c| validate::cell_value(c, boolean));
         let mut map = Map::new();
-        if let Some(email) = cell(Field::Email) {
-            map.insert("email".into(), Value::String(email.to_string()));
+        if let Some(email) = cell(Field::Email, false) {
+            map.insert("email".into(), email);
         }
         for (field, key) in TEXT_FIELDS {
-            if let Some(v) = cell(field) {
-                map.insert(key.into(), Value::String(v.to_string()));
+            if let Some(v) = cell(field, false) {
+                map.insert(key.into(), v);
             }
         }
         for (field, key) in BOOL_FIELDS {
-            if let Some(v) = cell(field) {
-                let value = match validate::parse_bool_cell(v) {
-                    Some(b) => Value::Bool(b),
-                    None => Value::String(v.to_string()),
-                };
-                map.insert(key.into(), value);
+            if let Some(v) = cell(field, true) {
+                map.insert(key.into(), v);
             }
         }
-        if let Some(names) = cell(Field::Tags) {
+        let tags = raw(Field::Tags).map(|c| validate::php_trim(c));
+        if let Some(names) = tags.filter(|c| !c.is_empty()) {
             let ids = self.resolve_tags(names)?;
             if !ids.is_empty() {
                 let merged = match map.get("tag_ids").and_then(Value::as_str) {
