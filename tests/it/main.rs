@@ -5,6 +5,7 @@ mod export;
 mod harness;
 mod hostile;
 mod import;
+mod oracle;
 mod resilience;
 mod sandbox;
 mod secrets;
