@@ -45,13 +45,17 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create contacts from a CSV file (POST /v1/contact per row) and write a results file.
-    #[command(after_help = exit::HELP)]
+    #[command(after_help = exit::IMPORT_HELP)]
     Import(crate::import::Args),
     /// Write every contact (GET /v1/contacts) to a CSV file that import can read back.
-    #[command(after_help = exit::HELP)]
+    #[command(after_help = exit::EXPORT_HELP)]
     Export(crate::export::Args),
     /// Serve a local imitation of the Wolfeo API until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(crate::generate::CompletionsArgs),
+    /// Print a manual page (roff) to stdout: wolfeo-bulk(1), or a subcommand's page.
+    Man(crate::generate::ManArgs),
 }
 
 /// How to reach the API; shared by import and export.
@@ -70,11 +74,11 @@ pub struct ConnectionArgs {
     pub sandbox: bool,
 
     /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s or unlimited.
-    #[arg(long, default_value = "10/s", value_parser = parse_rate)]
+    #[arg(short, long, default_value = "10/s", value_parser = parse_rate)]
     pub rate: Rate,
 
     /// Requests in flight at once (raised automatically when latency × rate needs more).
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     /// Retries of a request after a 5xx or a network error.
@@ -173,6 +177,53 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn parse(argv: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("wolfeo-bulk").chain(argv.iter().copied()))
+            .unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+    }
+
+    #[test]
+    fn short_flags_mean_what_the_long_ones_do() {
+        let cli = parse(&[
+            "import",
+            "-n",
+            "-o",
+            "r.csv",
+            "-j",
+            "4",
+            "-r",
+            "5/s",
+            "-d",
+            ";",
+            "-e",
+            "latin1",
+            "-m",
+            "Mail=email",
+            "-q",
+            "-vv",
+            "in.csv",
+        ]);
+        assert!(cli.quiet);
+        assert_eq!(cli.verbose, 2);
+        let Command::Import(args) = cli.command else {
+            panic!("not import")
+        };
+        assert!(args.dry_run);
+        assert_eq!(args.results, Some(PathBuf::from("r.csv")));
+        assert_eq!(args.connection.concurrency, 4);
+        assert_eq!(args.connection.rate, parse_rate("5/s").unwrap());
+        assert_eq!(args.delimiter, Some(b';'));
+        assert!(args.encoding.is_some());
+        assert_eq!(args.map, [("Mail".to_string(), "email".to_string())]);
+
+        let Command::Export(args) = parse(&["export", "-o", "-", "-j", "2", "-r", "1/s"]).command
+        else {
+            panic!("not export")
+        };
+        assert_eq!(args.output.as_deref(), Some("-"));
+        assert_eq!(args.connection.concurrency, 2);
     }
 
     #[test]

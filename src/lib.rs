@@ -12,6 +12,8 @@ pub mod cli;
 pub mod csv_in;
 pub mod exit;
 pub mod export;
+pub mod files;
+pub mod generate;
 pub mod import;
 pub mod limiter;
 pub mod mapping;
@@ -34,6 +36,8 @@ pub fn run(cli: Cli) -> Result<Exit, Fatal> {
         Command::Sandbox(args) => sandbox::run(&args, cli.verbose > 0)
             .map(|_| Exit::Ok)
             .map_err(|e| Fatal::usage(format!("sandbox: {e:#}"))),
+        Command::Completions(args) => generate::completions(&args).map(|()| Exit::Ok),
+        Command::Man(args) => generate::man(&args).map(|()| Exit::Ok),
         Command::Import(args) => on_runtime(import::run(args, ui)),
         // Export is network-bound (a page per 100 ms), so polling it from main costs nothing.
         Command::Export(args) => runtime()?.block_on(export::run(args, ui)),

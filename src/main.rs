@@ -9,7 +9,7 @@ fn main() {
         Ok(exit) => exit.code(),
         Err(fatal) => {
             eprintln!("wolfeo-bulk: {fatal}");
-            fatal.exit.code()
+            fatal.exit().code()
         }
     };
     std::process::exit(code);

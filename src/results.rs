@@ -3,15 +3,16 @@
 //! The results file is the input's own columns, unchanged, followed by [`RESULT_COLUMNS`]:
 //! exactly one line per input record, in input order. The rejects file holds only invalid and
 //! failed rows with the original header and cells, ready to fix and import again. Both are
-//! created (mode 0600) before the first request and written as outcomes arrive.
+//! created before the first request and written as outcomes arrive, by the rules of
+//! [`crate::files`] (a fresh 0600 file replaces the old one; a FIFO or `-` is written through).
 
-use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::api::Details;
+use crate::files::Output;
 
 pub const RESULT_COLUMNS: [&str; 8] = [
     "_row",
@@ -122,33 +123,15 @@ impl Outcome {
     }
 }
 
-/// Open options for a file this tool creates: writable, and mode 0600 when new, because
-/// results, journals and summaries may hold personal data.
-pub fn private_options() -> std::fs::OpenOptions {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-}
-
-/// Creates (or truncates) `path` for writing with mode 0600.
-pub fn create_private(path: &Path) -> io::Result<File> {
-    private_options().truncate(true).open(path)
-}
-
 /// Writes the results file, in input order.
 pub struct ResultsWriter {
-    out: csv::Writer<BufWriter<File>>,
+    out: csv::Writer<BufWriter<Output>>,
     width: usize,
 }
 
 impl ResultsWriter {
     pub fn create(path: &Path, headers: &[String]) -> io::Result<Self> {
-        let file = create_private(path)?;
+        let file = Output::fresh(path)?;
         let mut out = csv::WriterBuilder::new()
             .flexible(true)
             .from_writer(BufWriter::with_capacity(256 * 1024, file));
@@ -208,12 +191,12 @@ impl ResultsWriter {
 
 /// Writes the rejects file: original header and cells, nothing added.
 pub struct RejectsWriter {
-    out: csv::Writer<BufWriter<File>>,
+    out: csv::Writer<BufWriter<Output>>,
 }
 
 impl RejectsWriter {
     pub fn create(path: &Path, headers: &[String]) -> io::Result<Self> {
-        let file = create_private(path)?;
+        let file = Output::fresh(path)?;
         let mut out = csv::WriterBuilder::new()
             .flexible(true)
             .from_writer(BufWriter::new(file));

@@ -1,6 +1,5 @@
 //! The end-of-run summary: an aligned table on stderr, the same figures as JSON on request.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -34,13 +33,12 @@ impl Summary {
     }
 }
 
-/// Writes `value` as pretty JSON, mode 0600.
+/// Writes `value` as pretty JSON, atomically and 0600 (or through, to a FIFO or `-`).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), Fatal> {
-    let fail = |e: std::io::Error| Fatal::usage(format!("{}: {e}", path.display()));
-    let mut file = crate::results::create_private(path).map_err(fail)?;
-    let text = serde_json::to_string_pretty(value).map_err(|e| Fatal::usage(e.to_string()))?;
-    file.write_all(text.as_bytes()).map_err(fail)?;
-    file.write_all(b"\n").map_err(fail)
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| Fatal::usage(e.to_string()))?;
+    text.push('\n');
+    crate::files::write_atomic(path, text.as_bytes())
+        .map_err(|e| Fatal::usage(format!("{}: {e}", path.display())))
 }
 
 #[cfg(test)]

@@ -258,7 +258,12 @@ impl Client {
         let mut failures = 0u32;
         let mut maybe_sent = false;
         loop {
-            self.pacer.ready().await;
+            // Waiting for a turn is cancelled by shutdown: a stopping run must not drain its
+            // queue through the pacer just to learn that nothing more may be sent.
+            tokio::select! {
+                _ = self.pacer.ready() => {}
+                _ = self.shutdown.wait() => {}
+            }
             if self.shutdown.is_triggered() {
                 return Err(CallError::Interrupted {
                     attempts,

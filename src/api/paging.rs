@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::client::{CallError, Client};
 use super::{Meta, Success};
-use crate::exit::{Exit, Fatal};
+use crate::exit::Fatal;
 
 /// The API's maximum page size; fewer, larger pages cost fewer requests.
 pub const PER_PAGE: u64 = 100;
@@ -81,7 +81,8 @@ pub async fn fetch_all<T: DeserializeOwned>(
     }
 }
 
-/// Failures of a read end the run: refused keys with exit 3, the rest with 2, Ctrl-C with 130.
+/// Failures of a read end the run: refused keys with exit 3, an unreachable API with 4,
+/// Ctrl-C with 130.
 /// The message says what to check and never contains the key.
 pub fn call_fatal(e: CallError) -> Fatal {
     match e {
@@ -90,12 +91,9 @@ pub fn call_fatal(e: CallError) -> Fatal {
              --api-key-file: the key must exist, be enabled, and the account must have API access",
             error.map(|e| e.code).unwrap_or_default()
         )),
-        CallError::Exhausted { last, attempts, .. } => Fatal::usage(format!(
-            "the API did not answer usefully: {last} after {attempts} attempts"
+        CallError::Exhausted { last, attempts, .. } => Fatal::unavailable(format!(
+            "the API is unavailable: {last} after {attempts} attempts"
         )),
-        CallError::Interrupted { .. } => Fatal {
-            exit: Exit::Interrupted,
-            message: "interrupted".into(),
-        },
+        CallError::Interrupted { .. } => Fatal::interrupted("interrupted"),
     }
 }

@@ -268,12 +268,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     };
     let (walk, mut rows, tag_stats) = match outcome {
         None => return interrupted(),
-        Some(Err(f)) if f.exit == Exit::Interrupted => return interrupted(),
+        Some(Err(f)) if f.is_interrupted() => return interrupted(),
         Some(Err(f)) => return Err(f),
         Some(Ok(done)) => done,
     };
     let closed = match walk {
-        Err(Stop::Fatal(f)) if f.exit == Exit::Interrupted => return interrupted(),
+        Err(Stop::Fatal(f)) if f.is_interrupted() => return interrupted(),
         Err(Stop::Fatal(f)) => return Err(f),
         Err(Stop::Closed) => true,
         Ok(_) => false,

@@ -35,6 +35,8 @@ pub enum Stop {
     Completed,
     Interrupted,
     Refused(Refused),
+    /// Not a row's problem: the input became unreadable or a file unwritable mid-run.
+    Failed(Fatal),
 }
 
 /// Outcome counters, shared with the progress display.
@@ -123,6 +125,8 @@ pub struct Collector {
     journal: Option<Journal>,
     counts: Arc<Counts>,
     next_row: u64,
+    /// A write failed: nothing more is written (see [`Collector::accept`]).
+    broken: bool,
     waiting: BTreeMap<u64, (Vec<String>, Outcome, OwnedSemaphorePermit)>,
 }
 
@@ -139,26 +143,39 @@ impl Collector {
             journal,
             counts,
             next_row: 1,
+            broken: false,
             waiting: BTreeMap::new(),
         }
     }
 
-    /// Drains the stream. A refusal (401/403) stops new sends but every row still gets a line.
+    /// Drains the stream to its end, whatever happens: a refusal (401/403), an unreadable row
+    /// or an unwritable file stops new sends (through `shutdown`) but every row already read
+    /// still gets its journal entry and results line, so nothing learned from the server is
+    /// dropped. The first reason to stop is the one reported.
     pub async fn run(
         &mut self,
         stream: impl Stream<Item = (Result<Done, InputError>, OwnedSemaphorePermit)>,
         shutdown: &Shutdown,
         client: Option<&Client>,
         gate: &Gate,
-    ) -> Result<Stop, Fatal> {
+    ) -> Stop {
         let mut stream = std::pin::pin!(stream);
-        let mut refused: Option<Refused> = None;
+        let mut stop: Option<Stop> = None;
+        let halt = |stop: &mut Option<Stop>, why: Stop| {
+            if stop.is_none() {
+                *stop = Some(why);
+                // Stop everyone: queued rows become not_attempted, in-flight ones settle.
+                shutdown.trigger();
+            }
+        };
         let mut since_adapt = 0u32;
         loop {
             let next = match stream.next().now_or_never() {
                 Some(item) => item,
                 None => {
-                    self.flush().map_err(write_fatal)?;
+                    if let Err(e) = self.flush() {
+                        halt(&mut stop, Stop::Failed(write_fatal(e)));
+                    }
                     stream.next().await
                 }
             };
@@ -166,19 +183,16 @@ impl Collector {
             let done = match item {
                 Ok(done) => done,
                 Err(e) => {
-                    self.flush().map_err(write_fatal)?;
-                    return Err(Fatal::usage(e.to_string()));
+                    halt(&mut stop, Stop::Failed(e.into()));
+                    continue;
                 }
             };
-            if let Some(r) = done.refused
-                && refused.is_none()
-            {
-                refused = Some(r);
-                // Stop everyone: the reader marks the rest not_attempted.
-                shutdown.trigger();
+            if let Some(r) = done.refused {
+                halt(&mut stop, Stop::Refused(r));
             }
-            self.accept(done.row, done.cells, done.outcome, done.replayed, permit)
-                .map_err(write_fatal)?;
+            if let Err(e) = self.accept(done.row, done.cells, done.outcome, done.replayed, permit) {
+                halt(&mut stop, Stop::Failed(write_fatal(e)));
+            }
             since_adapt += 1;
             if since_adapt >= 16
                 && let Some(client) = client
@@ -187,15 +201,36 @@ impl Collector {
                 gate.adapt(client.rate_per_second(), client.latency_seconds());
             }
         }
-        self.flush().map_err(write_fatal)?;
-        Ok(match refused {
-            Some(r) => Stop::Refused(r),
+        if let Err(e) = self.flush() {
+            halt(&mut stop, Stop::Failed(write_fatal(e)));
+        }
+        match stop {
+            Some(why) => why,
             None if shutdown.is_triggered() => Stop::Interrupted,
             None => Stop::Completed,
-        })
+        }
     }
 
     fn accept(
+        &mut self,
+        row: u64,
+        cells: Vec<String>,
+        outcome: Outcome,
+        replayed: bool,
+        permit: OwnedSemaphorePermit,
+    ) -> std::io::Result<()> {
+        self.counts.add(outcome.kind);
+        if self.broken {
+            // A write already failed: the files' state is unknown, so stop writing; the
+            // permit is dropped so the reader is never stalled by a full window.
+            return Ok(());
+        }
+        let written = self.write(row, cells, outcome, replayed, permit);
+        self.broken = written.is_err();
+        written
+    }
+
+    fn write(
         &mut self,
         row: u64,
         cells: Vec<String>,
@@ -209,7 +244,6 @@ impl Collector {
         {
             journal.record(row, &outcome)?;
         }
-        self.counts.add(outcome.kind);
         self.waiting.insert(row, (cells, outcome, permit));
         while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
             self.results.write(self.next_row, &cells, &outcome)?;
@@ -222,6 +256,9 @@ impl Collector {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        if self.broken {
+            return Ok(());
+        }
         if let Some(journal) = &mut self.journal {
             journal.flush()?;
         }

@@ -77,13 +77,21 @@ impl Journal {
     /// Opens (creating if needed) and locks the journal; refuses if another run holds it.
     pub fn lock(path: &Path, results: &Path) -> Result<(File, Option<Previous>), Fatal> {
         // Not truncated: a previous run's journal is read before anything is written.
-        let file = crate::results::private_options()
+        let file = crate::files::private_options()
             .read(true)
             .truncate(false)
             .open(path)
+            .and_then(|file| crate::files::make_private(&file).map(|()| file))
             .map_err(|e| {
+                let why = if e.raw_os_error() == Some(libc::ELOOP) {
+                    "it is a symbolic link, and the run journal is never written through one \
+                     (remove the link)"
+                        .to_string()
+                } else {
+                    e.to_string()
+                };
                 Fatal::usage(format!(
-                    "{}: cannot open the run journal: {e}",
+                    "{}: cannot open the run journal: {why}",
                     path.display()
                 ))
             })?;
@@ -363,6 +371,7 @@ mod tests {
         let results = dir.path().join("r.csv");
         let (_held, _) = Journal::lock(&path, &results).unwrap();
         let err = Journal::lock(&path, &results).err().unwrap();
-        assert!(err.message.contains("another import"), "{}", err.message);
+        let err = err.to_string();
+        assert!(err.contains("another import"), "{err}");
     }
 }

@@ -7,7 +7,9 @@
 //! by the reorder window, not by the file.
 
 mod collect;
+pub mod dedupe;
 pub mod journal;
+mod outputs;
 pub mod plan;
 mod report;
 mod scan;
@@ -57,8 +59,9 @@ pub struct Args {
     /// CSV file with a header row, or - for standard input.
     pub input: String,
 
-    /// Results file (default: <input stem>.results.csv beside the input).
-    #[arg(long, value_name = "PATH")]
+    /// Results file (default: <input stem>.results.csv beside the input; for - in the
+    /// current directory: stdin.results.csv).
+    #[arg(short = 'o', long, value_name = "PATH")]
     pub results: Option<PathBuf>,
 
     /// Invalid and failed rows with the original header (default: <input stem>.rejects.csv).
@@ -67,11 +70,11 @@ pub struct Args {
 
     /// Map a column to a field, overriding the built-in aliases: --map "E-mail Address=email".
     /// Use "Column=-" to ignore a column. Repeatable.
-    #[arg(long = "map", value_name = "COLUMN=FIELD", value_parser = mapping::parse_map_arg)]
+    #[arg(short, long = "map", value_name = "COLUMN=FIELD", value_parser = mapping::parse_map_arg)]
     pub map: Vec<(String, String)>,
 
     /// Read, map and validate without sending; results say would_create or invalid.
-    #[arg(long)]
+    #[arg(short = 'n', long)]
     pub dry_run: bool,
 
     /// Continue an interrupted or aborted run of the same input and results file.
@@ -91,11 +94,11 @@ pub struct Args {
     pub create_missing_tags: bool,
 
     /// Field delimiter (default: detected; comma unless ';' or tab clearly wins): , ; tab |
-    #[arg(long, value_parser = parse_delimiter)]
+    #[arg(short, long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
 
     /// Input encoding when not UTF-8: windows-1252, latin1, utf-16.
-    #[arg(long)]
+    #[arg(short, long)]
     pub encoding: Option<Encoding>,
 
     /// Also write the summary as JSON to this file.
@@ -115,20 +118,6 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
         _ => Err(format!(
             "invalid delimiter {s:?}: use one ASCII character such as , ; | or tab"
         )),
-    }
-}
-
-/// Where the results and rejects go by default: beside the input, named after its stem.
-fn default_path(input: &Source, suffix: &str) -> PathBuf {
-    match input {
-        Source::Path(p) => {
-            let stem = p
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "import".into());
-            p.with_file_name(format!("{stem}.{suffix}.csv"))
-        }
-        Source::Stdin => PathBuf::from(format!("stdin.{suffix}.csv")),
     }
 }
 
@@ -152,19 +141,17 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let headers = input.headers().to_vec();
     let mapping = Mapping::resolve(&headers, &args.map)
         .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;
-    let results_path = args
-        .results
-        .clone()
-        .unwrap_or_else(|| default_path(&source, "results"));
-    let rejects_path = args
-        .rejects
-        .clone()
-        .unwrap_or_else(|| default_path(&source, "rejects"));
-    if let Source::Path(p) = &source
-        && same_file(p, &results_path)
-    {
-        return Err(Fatal::usage("--results must not be the input file"));
-    }
+    let outputs = outputs::Outputs::resolve(
+        &source,
+        outputs::Named {
+            results: args.results.as_deref(),
+            rejects: args.rejects.as_deref(),
+            summary_json: args.summary_json.as_deref(),
+            dry_run: args.dry_run,
+        },
+    )?;
+    let results_path = outputs.results.clone();
+    let rejects_path = outputs.rejects.clone();
 
     let header = RunHeader {
         version: journal::VERSION,
@@ -175,8 +162,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         on_exists: args.on_exists.as_str().to_string(),
         started_at: chrono::Utc::now(),
     };
-    let journal_path = journal::path_for(&results_path);
-    let (journal_file, previous) = Journal::lock(&journal_path, &results_path)?;
+    let (journal_path, journal_file, previous) = match &outputs.journal {
+        Some(path) => {
+            let (file, previous) = Journal::lock(path, &results_path)?;
+            (path.clone(), Some(file), previous)
+        }
+        None => (PathBuf::new(), None, None),
+    };
     let previous = journal::admit(
         previous,
         &header,
@@ -192,12 +184,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let run_started = previous
         .as_ref()
         .map_or(header.started_at, |p| p.header.started_at);
-    let journal = if args.dry_run {
-        None
-    } else if resumed {
-        Some(Journal::append(journal_file).map_err(|e| io_fatal(&journal_path, e))?)
-    } else {
-        Some(Journal::start(journal_file, &header).map_err(|e| io_fatal(&journal_path, e))?)
+    let journal = match journal_file {
+        Some(_) if args.dry_run => None,
+        None => None,
+        Some(file) if resumed => {
+            Some(Journal::append(file).map_err(|e| io_fatal(&journal_path, e))?)
+        }
+        Some(file) => Some(Journal::start(file, &header).map_err(|e| io_fatal(&journal_path, e))?),
     };
 
     let shutdown = Shutdown::new();
@@ -314,24 +307,28 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let finish = collector.finish();
 
     let (state, fatal) = match collected {
-        Err(e) => (EndState::Interrupted, Some(e)),
-        Ok(collect::Stop::Refused(r)) => (EndState::Aborted, Some(refused_fatal(r))),
-        Ok(collect::Stop::Interrupted) => (EndState::Interrupted, None),
-        Ok(collect::Stop::Completed) if shutdown.is_triggered() => (EndState::Interrupted, None),
-        Ok(collect::Stop::Completed) => (EndState::Completed, None),
+        collect::Stop::Failed(f) => (EndState::Aborted, Some(f)),
+        collect::Stop::Refused(r) => (EndState::Aborted, Some(refused_fatal(r))),
+        collect::Stop::Interrupted => (EndState::Interrupted, None),
+        collect::Stop::Completed if shutdown.is_triggered() => (EndState::Interrupted, None),
+        collect::Stop::Completed => (EndState::Completed, None),
     };
+    let sent = client
+        .as_ref()
+        .is_some_and(|c| crate::api::client::ClientStats::get(&c.stats().requests) > 0);
+    let fatal = fatal.map(|f| f.once_sent(sent));
     let finish_result = finish.and_then(|mut journal| match journal.as_mut() {
         Some(j) => j.end(state),
         None => Ok(()),
     });
-    if args.dry_run {
+    if args.dry_run && outputs.journal.is_some() {
         // The journal belongs to real runs; a dry run only held its lock.
         std::fs::remove_file(&journal_path).ok();
     }
-    finish_result.map_err(|e| io_fatal(&results_path, e))?;
+    finish_result.map_err(|e| io_fatal(&journal_path, e).once_sent(sent))?;
 
     let exit = match (&fatal, state) {
-        (Some(f), _) => f.exit,
+        (Some(f), _) => f.exit(),
         (None, EndState::Interrupted) => Exit::Interrupted,
         _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
         _ => Exit::Ok,
@@ -387,11 +384,20 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     if let Some(path) = &args.summary_json {
         crate::summary::write_json(path, &summary)?;
     }
+    // The way to continue goes out even with -q: main prints the error line whatever the mode.
+    let next_step = match &source {
+        Source::Path(_) => format!("to continue: {interrupted_message}"),
+        Source::Stdin => format!(
+            "standard input cannot be resumed: {} holds the outcome of every row read; \
+             send the rows after the last one listed",
+            results_path.display()
+        ),
+    };
     match (fatal, state) {
+        (Some(f), _) if f.exit() != Exit::Usage => Err(f.with_next_step(&next_step)),
         (Some(f), _) => Err(f),
         (None, EndState::Interrupted) => {
-            ui.warn(&format!("interrupted; to continue: {interrupted_message}"));
-            Ok(Exit::Interrupted)
+            Err(Fatal::interrupted(format!("interrupted; {next_step}")))
         }
         _ => Ok(exit),
     }
@@ -415,11 +421,29 @@ fn dispatch(
         (Work::Done(outcome), _) => (outcome, false),
         (Work::Settled(outcome), _) => (outcome, true),
         (Work::Send(_), None) => (Outcome::new(Kind::NotAttempted), false),
+        // Stopping: a row that has not started is settled now, without queueing for a slot
+        // or the pacer (that queue drained at the rate limit: 27 s for 300 rows at 10/s).
+        (Work::Send(_), Some(_)) if shutdown.is_triggered() => {
+            (Outcome::new(Kind::NotAttempted), false)
+        }
         (Work::Send(payload), Some(sender)) => {
             let shutdown = Arc::clone(shutdown);
             let gate = Arc::clone(gate);
             return Either::Right(Box::pin(async move {
-                let _slot = gate.acquire().await;
+                let not_started = |permit| {
+                    let done = collect::Done {
+                        row,
+                        cells: cells.clone(),
+                        outcome: Outcome::new(Kind::NotAttempted),
+                        refused: None,
+                        replayed: false,
+                    };
+                    (Ok(done), permit)
+                };
+                let _slot = tokio::select! {
+                    slot = gate.acquire() => slot,
+                    _ = shutdown.wait() => return not_started(permit),
+                };
                 let (outcome, refused) = tokio::select! {
                     r = sender.send(&payload) => r,
                     _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
@@ -454,13 +478,6 @@ fn io_fatal(path: &Path, e: std::io::Error) -> Fatal {
     Fatal::usage(format!("{}: {e}", path.display()))
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
 fn tokio_stream_from<T: Send + 'static>(
     mut rx: mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> {
@@ -470,16 +487,6 @@ fn tokio_stream_from<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn default_paths_sit_beside_the_input() {
-        let p = default_path(&Source::Path("/data/contacts.csv".into()), "results");
-        assert_eq!(p, PathBuf::from("/data/contacts.results.csv"));
-        assert_eq!(
-            default_path(&Source::Stdin, "rejects"),
-            PathBuf::from("stdin.rejects.csv")
-        );
-    }
 
     #[test]
     fn delimiters() {

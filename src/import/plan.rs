@@ -6,7 +6,6 @@
 //! outcome without touching the network.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
@@ -17,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
+use crate::import::dedupe::{DupSet, Seen};
 use crate::import::journal::Previous;
 use crate::mapping::{Field, Mapping};
 use crate::results::{Kind, Outcome};
@@ -64,8 +64,8 @@ pub struct Planner {
     mapping: Mapping,
     headers: Vec<String>,
     tags: Option<TagIndex>,
-    /// 64-bit hash of the lower-cased email -> first row: 16 bytes a row, not the strings.
-    seen: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    /// Lower-cased emails seen so far, with their first row.
+    seen: DupSet,
     previous: Option<Previous>,
     dry_run: bool,
 }
@@ -82,7 +82,7 @@ impl Planner {
             mapping,
             headers,
             tags,
-            seen: HashMap::default(),
+            seen: DupSet::default(),
             previous,
             dry_run,
         }
@@ -123,21 +123,31 @@ impl Planner {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let lower;
         let key = if email
             .bytes()
             .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
         {
-            xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes())
+            lower = email.to_lowercase();
+            lower.as_bytes()
         } else {
-            xxhash_rust::xxh3::xxh3_64(email.as_bytes())
+            email.as_bytes()
         };
-        if let Some(first) = self.seen.get(&key) {
-            return Work::Done(
-                Outcome::new(Kind::Duplicate)
-                    .with_message(format!("same email as row {first}; not sent")),
-            );
+        match self.seen.check(key, row) {
+            Ok(Seen::New) => {}
+            Ok(Seen::Repeat { first_row }) => {
+                return Work::Done(
+                    Outcome::new(Kind::Duplicate)
+                        .with_message(format!("same email as row {first_row}; not sent")),
+                );
+            }
+            // Unconfirmed either way: neither `duplicate` nor sent, and retried on resume.
+            Err(e) => {
+                return Work::Done(Outcome::new(Kind::Failed).with_message(format!(
+                    "not sent: could not check for an earlier row with this email ({e})"
+                )));
+            }
         }
-        self.seen.insert(key, row);
         if let Some(previous) = &self.previous
             && let Some(settled) = previous.settled_outcome(row)
         {
@@ -268,24 +278,6 @@ pub fn split_tag_names(cell: &str) -> impl Iterator<Item = &str> {
     cell.split([',', '|', ';'])
         .map(str::trim)
         .filter(|n| !n.is_empty())
-}
-
-/// The keys are already xxh3 hashes; hashing them again would only cost time.
-#[derive(Default)]
-pub struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 #[cfg(test)]

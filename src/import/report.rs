@@ -99,8 +99,8 @@ pub fn refused_fatal(r: send::Refused) -> Fatal {
         "the key or account has no access: check the key's permissions and the plan's contact limit"
     };
     Fatal::aborted(format!(
-        "aborted: the API refused the request ({} {}); {hint}. Rows not sent are marked not_attempted; \
-         fix the cause and rerun with --resume",
+        "aborted: the API refused the request ({} {}); {hint}. Rows not sent are marked \
+         not_attempted",
         r.status, r.message
     ))
 }

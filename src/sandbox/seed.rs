@@ -5,11 +5,11 @@
 //! spread over the last 90 days so the period filters of `GET /v1/contacts` select something
 //! meaningful, and ids follow creation order (older = smaller id), as in a real account.
 //!
-//! The state file is the `Account` as JSON. It is written to a temporary file beside the target
-//! and renamed over it, so an interrupted save never leaves a truncated account behind.
+//! The state file is the `Account` as JSON, saved through [`crate::files`]: a 0600 temporary
+//! beside the target renamed over it, so an interrupted save never leaves a truncated account.
 
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::Path;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rand::rngs::StdRng;
@@ -114,15 +114,11 @@ pub fn load_state(path: &Path) -> io::Result<Option<Account>> {
     }
 }
 
-/// Writes `FILE.tmp` then renames it over `FILE`.
+/// Replaces `FILE` atomically, 0600, by the rules of [`crate::files`].
 pub fn save_state(path: &Path, account: &Account) -> io::Result<()> {
-    let mut tmp = PathBuf::from(path);
-    tmp.as_mut_os_string().push(".tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    serde_json::to_writer(io::BufWriter::new(&mut file), account)?;
-    file.flush()?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let mut out = io::BufWriter::new(crate::files::Output::atomic(path)?);
+    serde_json::to_writer(&mut out, account)?;
+    out.into_inner().map_err(|e| e.into_error())?.commit()
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! The one integration-test binary: every module drives the real binary or the library
 //! against an in-process sandbox on 127.0.0.1:0.
 
+mod cli;
+mod engine;
 mod export;
 mod harness;
 mod hostile;
 mod import;
 mod oracle;
+mod outputs;
 mod resilience;
 mod sandbox;
 mod secrets;

@@ -1,0 +1,317 @@
+//! The in-file duplicate check: has this (normalised) email already appeared in the file?
+//!
+//! A row called `duplicate` is never sent, so the answer must never be a guess: a 64-bit
+//! fingerprint only finds candidates, and a candidate counts only once its stored bytes equal the
+//! key. Two different emails with the same fingerprint are two contacts, however unlikely that is.
+//!
+//! Memory stays bounded whatever the number of distinct emails (issue 18):
+//! - `tags` holds every key ever seen as a 16-bit tag in an open-addressing table (2 to 2.7 bytes
+//!   a key). It answers "certainly new" for almost every new key without looking further.
+//! - `recent` holds the latest keys in full (fingerprint, first row, bytes), up to [`Limits`].
+//! - `runs` holds the older ones, spilled sorted by fingerprint into unlinked temporary files
+//!   ([`runs`]); a tag hit costs one positioned read per run, and runs are merged so there are
+//!   never more than [`MAX_RUNS`].
+//!
+//! Failure never turns into a wrong answer: if a temporary file cannot be created the keys stay
+//! in memory (more memory, same answers); if a spilled key cannot be read back, `check` returns
+//! the error and the caller reports the row as not checked rather than guessing.
+//!
+//! Called by [`super::plan::Planner`] on the reader thread, once per valid row.
+
+mod runs;
+
+use std::io;
+
+use runs::Run;
+
+/// How a key becomes its fingerprint. Injected so a test can force collisions.
+pub type KeyHash = fn(&[u8]) -> u64;
+
+/// The production fingerprint.
+pub fn xxh3(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+/// The answer for one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// First time: the key is now remembered with this row.
+    New,
+    /// The very same bytes were first seen on `first_row`.
+    Repeat { first_row: u64 },
+}
+
+/// How much of the set is held in memory before spilling.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub recent_keys: usize,
+    pub recent_bytes: usize,
+    /// Slots of the first tag table (it doubles as keys arrive).
+    pub initial_tags: usize,
+}
+
+/// ~14 MB of recent keys, ~2.7 bytes a key of tags: 30 MB of tags at 10M distinct emails.
+pub const LIMITS: Limits = Limits {
+    recent_keys: 1 << 18,
+    recent_bytes: 8 << 20,
+    initial_tags: 1 << 16,
+};
+
+/// Beyond this many runs they are merged into one, so a tag hit costs a bounded number of reads.
+pub const MAX_RUNS: usize = 8;
+
+pub struct DupSet {
+    hash: KeyHash,
+    limits: Limits,
+    tags: Tags,
+    recent: Recent,
+    runs: Vec<Run>,
+    /// A temporary file could not be created: every key stays in `recent` from now on.
+    in_memory_only: bool,
+    /// The tag table could not be rebuilt from the runs: no answer can be trusted any more.
+    broken: bool,
+    scratch: Vec<u8>,
+}
+
+impl Default for DupSet {
+    fn default() -> Self {
+        DupSet::with(xxh3, LIMITS)
+    }
+}
+
+impl DupSet {
+    pub fn with(hash: KeyHash, limits: Limits) -> Self {
+        DupSet {
+            hash,
+            limits,
+            tags: Tags::new(limits.initial_tags),
+            recent: Recent::new(limits.recent_keys),
+            runs: Vec::new(),
+            in_memory_only: false,
+            broken: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Looks `key` up and, when it is new, remembers it with `row`.
+    pub fn check(&mut self, key: &[u8], row: u64) -> io::Result<Seen> {
+        if self.broken {
+            return Err(io::Error::other(
+                "the duplicate check lost its temporary file earlier in this run",
+            ));
+        }
+        let fp = (self.hash)(key);
+        if self.tags.contains(fp) {
+            if let Some(first_row) = self.recent.find(fp, key) {
+                return Ok(Seen::Repeat { first_row });
+            }
+            for run in &self.runs {
+                if let Some(first_row) = run.find(fp, key, &mut self.scratch)? {
+                    return Ok(Seen::Repeat { first_row });
+                }
+            }
+        }
+        self.insert(fp, key, row)?;
+        Ok(Seen::New)
+    }
+
+    fn insert(&mut self, fp: u64, key: &[u8], row: u64) -> io::Result<()> {
+        if self.tags.is_full() {
+            self.grow_tags()?;
+        }
+        self.tags.insert(fp);
+        self.recent.push(fp, key, row);
+        let full = self.recent.len >= self.limits.recent_keys
+            || self.recent.arena.len() >= self.limits.recent_bytes;
+        if full && !self.in_memory_only {
+            match Run::write(self.recent.sorted()) {
+                Ok(run) => {
+                    self.runs.push(run);
+                    self.recent.clear();
+                }
+                Err(_) => self.in_memory_only = true,
+            }
+            if self.runs.len() > MAX_RUNS {
+                // A failed merge keeps the runs as they were: slower lookups, same answers.
+                if let Ok(merged) = Run::merge(&self.runs) {
+                    self.runs = vec![merged];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Twice the slots, refilled from every fingerprint: the old tags alone cannot be moved,
+    /// since a tag does not say where its key's probe sequence started. The old table is freed
+    /// first so the peak is the new one.
+    fn grow_tags(&mut self) -> io::Result<()> {
+        let slots = self.tags.slots.len() * 2;
+        self.tags = Tags::new(0);
+        let mut tags = Tags::new(slots);
+        for fp in self.recent.fingerprints() {
+            tags.insert(fp);
+        }
+        for run in &self.runs {
+            if let Err(e) = run.for_each_fingerprint(|fp| tags.insert(fp)) {
+                self.broken = true;
+                return Err(e);
+            }
+        }
+        self.tags = tags;
+        Ok(())
+    }
+}
+
+/// 16-bit tags (0 = empty), linear probing from a home slot taken from the fingerprint's low
+/// 32 bits; the tag is its top 16. Never over 3/4 full.
+struct Tags {
+    slots: Vec<u16>,
+    len: usize,
+}
+
+impl Tags {
+    fn new(slots: usize) -> Self {
+        Tags {
+            slots: vec![0; slots],
+            len: 0,
+        }
+    }
+
+    fn home(&self, fp: u64) -> usize {
+        (((fp & 0xFFFF_FFFF) * self.slots.len() as u64) >> 32) as usize
+    }
+
+    fn tag(fp: u64) -> u16 {
+        ((fp >> 48) as u16).max(1)
+    }
+
+    fn is_full(&self) -> bool {
+        (self.len + 1) * 4 > self.slots.len() * 3
+    }
+
+    fn contains(&self, fp: u64) -> bool {
+        let tag = Tags::tag(fp);
+        let mut i = self.home(fp);
+        loop {
+            match self.slots[i] {
+                0 => return false,
+                t if t == tag => return true,
+                _ => i = if i + 1 == self.slots.len() { 0 } else { i + 1 },
+            }
+        }
+    }
+
+    fn insert(&mut self, fp: u64) {
+        let mut i = self.home(fp);
+        while self.slots[i] != 0 {
+            i = if i + 1 == self.slots.len() { 0 } else { i + 1 };
+        }
+        self.slots[i] = Tags::tag(fp);
+        self.len += 1;
+    }
+}
+
+/// The latest keys in full. `arena` holds records `row (u64) | len (u32) | key`; the index is
+/// open addressing over (fingerprint, arena offset + 1), 0 meaning empty, at most half full.
+struct Recent {
+    arena: Vec<u8>,
+    fps: Vec<u64>,
+    offs: Vec<u64>,
+    len: usize,
+}
+
+impl Recent {
+    fn new(keys: usize) -> Self {
+        let slots = (keys * 2).next_power_of_two().max(16);
+        Recent {
+            arena: Vec::new(),
+            fps: vec![0; slots],
+            offs: vec![0; slots],
+            len: 0,
+        }
+    }
+
+    fn record(&self, off: u64) -> (u64, &[u8]) {
+        let at = off as usize;
+        let row = u64::from_le_bytes(self.arena[at..at + 8].try_into().expect("8 bytes"));
+        let len = u32::from_le_bytes(self.arena[at + 8..at + 12].try_into().expect("4 bytes"));
+        (row, &self.arena[at + 12..at + 12 + len as usize])
+    }
+
+    fn find(&self, fp: u64, key: &[u8]) -> Option<u64> {
+        let mask = self.fps.len() - 1;
+        let mut i = fp as usize & mask;
+        while self.offs[i] != 0 {
+            if self.fps[i] == fp {
+                let (row, stored) = self.record(self.offs[i] - 1);
+                if stored == key {
+                    return Some(row);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+        None
+    }
+
+    fn push(&mut self, fp: u64, key: &[u8], row: u64) {
+        if (self.len + 1) * 2 > self.fps.len() {
+            self.rehash(self.fps.len() * 2);
+        }
+        let off = self.arena.len() as u64;
+        self.arena.extend_from_slice(&row.to_le_bytes());
+        let len = u32::try_from(key.len()).expect("an email cell is far below 4 GiB");
+        self.arena.extend_from_slice(&len.to_le_bytes());
+        self.arena.extend_from_slice(key);
+        self.place(fp, off + 1);
+        self.len += 1;
+    }
+
+    fn place(&mut self, fp: u64, off_plus_one: u64) {
+        let mask = self.fps.len() - 1;
+        let mut i = fp as usize & mask;
+        while self.offs[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.fps[i] = fp;
+        self.offs[i] = off_plus_one;
+    }
+
+    fn rehash(&mut self, slots: usize) {
+        let old: Vec<(u64, u64)> = self.entries().collect();
+        self.fps = vec![0; slots];
+        self.offs = vec![0; slots];
+        for (fp, off) in old {
+            self.place(fp, off + 1);
+        }
+    }
+
+    /// (fingerprint, arena offset) of every key.
+    fn entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let used = self.offs.iter().zip(&self.fps).filter(|(o, _)| **o != 0);
+        used.map(|(o, fp)| (*fp, o - 1))
+    }
+
+    fn fingerprints(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries().map(|(fp, _)| fp)
+    }
+
+    /// Every key as (fingerprint, row, bytes), sorted by fingerprint: the order of a run.
+    fn sorted(&self) -> impl ExactSizeIterator<Item = (u64, u64, &[u8])> + '_ {
+        let mut order: Vec<(u64, u64)> = self.entries().collect();
+        order.sort_unstable();
+        order.into_iter().map(|(fp, off)| {
+            let (row, key) = self.record(off);
+            (fp, row, key)
+        })
+    }
+
+    fn clear(&mut self) {
+        self.arena.clear();
+        self.fps.fill(0);
+        self.offs.fill(0);
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests;
