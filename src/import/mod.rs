@@ -77,6 +77,12 @@ pub struct Args {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
+    /// Read only the first N data rows (a trial run); the results file then holds only those.
+    /// It counts from the file's first row, also with --resume, so a resumed run with a higher
+    /// limit (or none) continues where this one stopped.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+
     /// Continue an interrupted or aborted run of the same input and results file.
     #[arg(long)]
     pub resume: bool,
@@ -131,6 +137,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let options = csv_in::Options {
         delimiter: args.delimiter,
         encoding: args.encoding,
+        limit: args.limit,
         ..csv_in::Options::default()
     };
     let scan = match &source {
@@ -180,6 +187,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         },
         &results_path,
     )?;
+    check_limit(args.limit, previous.as_ref(), &results_path)?;
     let resumed = previous.is_some();
     let run_started = previous
         .as_ref()
@@ -229,8 +237,9 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         .map(|&i| headers[i].clone())
         .collect();
     ui.info(&format!(
-        "import {} ({dialect}); mapping: {}{}",
+        "import {}{} ({dialect}); mapping: {}{}",
         input.source_name(),
+        args.limit.map_or_else(String::new, limit_note),
         mapping.describe(&headers),
         if unmapped.is_empty() {
             String::new()
@@ -260,7 +269,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown));
 
     let counts = Arc::new(Counts::default());
-    let total = scan.as_ref().map(|s| s.records_estimate);
+    let total = scan.as_ref().map(|s| {
+        args.limit
+            .map_or(s.records_estimate, |n| n.min(s.records_estimate))
+    });
     let reporter = Reporter::start(&ui, "import", "rows", total, {
         let counts = Arc::clone(&counts);
         let client = client.clone();
@@ -362,6 +374,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         results: results_path.display().to_string(),
         rejects: rejects_path.display().to_string(),
         dry_run: args.dry_run,
+        limit: args.limit,
         resumed,
         rows: counts.done(),
         outcomes: counts.by_name(),
@@ -472,6 +485,32 @@ fn dispatch(
         replayed,
     };
     Either::Left(ready((Ok(done), permit)))
+}
+
+/// "first N rows only": said in the opening line and the summary of a `--limit` run.
+pub(crate) fn limit_note(n: u64) -> String {
+    format!(", first {n} row{} only", if n == 1 { "" } else { "s" })
+}
+
+/// A resumed run may raise the limit or drop it, never lower it below a row the earlier run
+/// already recorded: the results file would silently lose that row's outcome (maybe a contact
+/// it created).
+fn check_limit(
+    limit: Option<u64>,
+    previous: Option<&journal::Previous>,
+    results: &Path,
+) -> Result<(), Fatal> {
+    let (Some(limit), Some(previous)) = (limit, previous) else {
+        return Ok(());
+    };
+    match previous.outcomes.keys().max() {
+        Some(&last) if last > limit => Err(Fatal::usage(format!(
+            "--limit {limit}: the run being resumed already recorded row {last} in {}; \
+             pass --limit {last} or more, or no --limit",
+            results.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn io_fatal(path: &Path, e: std::io::Error) -> Fatal {

@@ -17,6 +17,9 @@ pub struct ImportSummary<'a> {
     pub results: String,
     pub rejects: String,
     pub dry_run: bool,
+    /// `--limit`: only the first N data rows were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
     pub resumed: bool,
     pub rows: u64,
     pub outcomes: std::collections::BTreeMap<&'static str, u64>,
@@ -39,7 +42,14 @@ pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate)
     } else {
         "import"
     });
-    t.row("rows", s.rows.to_string());
+    t.row(
+        "rows",
+        format!(
+            "{}{}",
+            s.rows,
+            s.limit.map_or_else(String::new, super::limit_note)
+        ),
+    );
     for (name, n) in &s.outcomes {
         if *n > 0 {
             t.row(name, n.to_string());
@@ -115,13 +125,24 @@ pub fn resume_command(results: &Path) -> String {
         words.push("wolfeo-bulk".into());
     }
     words.push("--resume".into());
-    if !std::env::args().any(|a| a == "--results" || a.starts_with("--results=")) {
+    if !std::env::args().any(|a| names_results(&a)) {
         words.push(format!(
             "--results {}",
             shell_quote(&results.display().to_string())
         ));
     }
     words.join(" ")
+}
+
+/// `--results PATH`, `--results=PATH`, `-o PATH`, `-oPATH` or `-no PATH` (after flags without
+/// values): the user already named the results file.
+fn names_results(arg: &str) -> bool {
+    if arg == "--results" || arg.starts_with("--results=") {
+        return true;
+    }
+    arg.strip_prefix('-')
+        .filter(|cluster| !cluster.starts_with('-'))
+        .is_some_and(|cluster| cluster.trim_start_matches(['n', 'q', 'v']).starts_with('o'))
 }
 
 fn shell_quote(s: &str) -> String {
@@ -144,5 +165,22 @@ mod tests {
         assert_eq!(shell_quote("contacts.csv"), "contacts.csv");
         assert_eq!(shell_quote("my file.csv"), "'my file.csv'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn recognises_every_spelling_of_the_results_flag() {
+        for yes in [
+            "--results",
+            "--results=r.csv",
+            "-o",
+            "-or.csv",
+            "-no",
+            "-qvo",
+        ] {
+            assert!(names_results(yes), "{yes}");
+        }
+        for no in ["--rejects", "-n", "-mFoo=email", "-e", "--", "out.csv"] {
+            assert!(!names_results(no), "{no}");
+        }
     }
 }

@@ -26,6 +26,7 @@
 
 pub mod egulias2;
 pub mod email;
+pub mod fast;
 mod idn;
 mod values;
 
@@ -150,8 +151,11 @@ fn judge(payload: &Map<String, Value>, mode: Mode, judge: Judge) -> Result<(), R
         }
         None | Some(Value::Null) => {}
         Some(value) => {
+            // The one-pass check settles the usual address (valid under both versions);
+            // anything else gets the full rules.
             let valid = match (value.as_str(), judge) {
                 (None, _) => false,
+                (Some(s), _) if fast::accepts(s) => true,
                 (Some(s), Judge::Server(rule)) => rule.accepts(s),
                 (Some(s), Judge::Client) => {
                     let (v2, v3) = (egulias2::is_valid_email(s), email::is_valid_email(s));
@@ -390,6 +394,14 @@ mod tests {
             Ok(())
         );
         assert!(server_check(&row, Mode::Create, EmailRule::Egulias3).is_err());
+    }
+
+    proptest::proptest! {
+        /// The fast path (held against the 3.x port in `fast.rs`) must hold for 2.x too.
+        #[test]
+        fn the_fast_path_holds_for_egulias2(s in "[a-zA-Z0-9_%+'.@-]{1,30}") {
+            proptest::prop_assert!(!fast::accepts(&s) || egulias2::is_valid_email(&s), "{:?}", s);
+        }
     }
 
     #[test]
