@@ -222,6 +222,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             format!("; not sent: {}", unmapped.join(", "))
         }
     ));
+    let consent = mapping.consent_line(&headers);
+    ui.info(&consent);
     if resumed {
         ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
@@ -370,6 +372,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         },
         dialect,
         mapping: header.option("--map").to_string(),
+        consent,
         unmapped_columns: unmapped,
         eta_seconds_at_rate: eta,
         exit_code: exit.code(),
@@ -439,7 +442,7 @@ fn dispatch(
                     _ = shutdown.wait() => return not_started(permit),
                 };
                 let (outcome, refused) = tokio::select! {
-                    r = sender.send(&payload) => r,
+                    r = sender.send(&payload) => (r.0.with_note(payload.note.clone()), r.1),
                     _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
                         let mut o = Outcome::new(Kind::Failed)
                             .with_message("interrupted while in flight; --resume will check it");

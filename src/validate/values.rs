@@ -7,7 +7,8 @@
 //! Unicode white space at a cell's edges (NBSP, U+3000, U+2028, U+FEFF...) is kept and sent: the
 //! server keeps it too, so trimming it here would store a different value than the API stores
 //! for the same cell, and it cannot make a row fail locally that passes on the server (the server
-//! sees the very same characters). Called by import's payload building and by the sandbox.
+//! sees the very same characters). Called by the mapping's row readers (so by import's payload
+//! building) and by the sandbox.
 
 use serde_json::{Map, Value};
 
@@ -42,20 +43,6 @@ fn normalize_value(value: &mut Value) {
     }
 }
 
-/// The JSON value import sends for one CSV cell: PHP-trimmed, `None` (field left out) when
-/// nothing remains; for a boolean field the spellings of [`parse_bool_cell`] become JSON
-/// booleans, anything else is sent as written so the server's rule (and ours) reports it.
-pub fn cell_value(cell: &str, boolean: bool) -> Option<Value> {
-    let cell = php_trim(cell);
-    if cell.is_empty() {
-        return None;
-    }
-    Some(match parse_bool_cell(cell).filter(|_| boolean) {
-        Some(b) => Value::Bool(b),
-        None => Value::String(cell.to_string()),
-    })
-}
-
 /// Laravel's `boolean` rule: exactly `true, false, 0, 1, "0", "1"`.
 pub fn laravel_boolean(v: &Value) -> Option<bool> {
     match v {
@@ -71,20 +58,6 @@ pub fn laravel_boolean(v: &Value) -> Option<bool> {
             _ => None,
         },
         _ => None,
-    }
-}
-
-/// The spellings a CSV cell may use for a boolean (any case). The client turns them into JSON
-/// booleans; anything else is sent as written so the rule above reports it.
-pub fn parse_bool_cell(cell: &str) -> Option<bool> {
-    const TRUE: [&str; 4] = ["true", "1", "yes", "y"];
-    const FALSE: [&str; 4] = ["false", "0", "no", "n"];
-    if TRUE.iter().any(|t| cell.eq_ignore_ascii_case(t)) {
-        Some(true)
-    } else if FALSE.iter().any(|f| cell.eq_ignore_ascii_case(f)) {
-        Some(false)
-    } else {
-        None
     }
 }
 
@@ -157,24 +130,6 @@ mod tests {
             Value::Object(map),
             json!({"a": "x", "b": null, "c": [null, "y"], "d": 1})
         );
-    }
-
-    #[test]
-    fn cells_become_what_is_sent() {
-        assert_eq!(cell_value(" \0", false), None);
-        assert_eq!(cell_value("1\0", true), Some(json!(true)));
-        assert_eq!(cell_value(" No ", true), Some(json!(false)));
-        assert_eq!(cell_value("No", false), Some(json!("No")));
-        assert_eq!(cell_value("oui", true), Some(json!("oui")));
-        assert_eq!(cell_value("\u{A0}1", true), Some(json!("\u{A0}1")));
-    }
-
-    #[test]
-    fn csv_boolean_spellings() {
-        assert_eq!(parse_bool_cell("TRUE"), Some(true));
-        assert_eq!(parse_bool_cell("No"), Some(false));
-        assert_eq!(parse_bool_cell("1"), Some(true));
-        assert_eq!(parse_bool_cell("oui"), None);
     }
 
     #[test]

@@ -1,16 +1,18 @@
 //! The differential test's corpus: create-contact bodies exactly as a client sends them.
 //!
-//! Deterministic (a fixed-seed SplitMix64, no dependency), about 10,000 rows. Most rows come from
-//! CSV cells passed through import's own cell handling (`validate::cell_value`), so they are the
-//! bodies import really sends; some are raw JSON a client other than this tool could send, which
-//! the sandbox must answer like the server. Families: the egulias fixture lists, a random token
+//! Deterministic (a fixed-seed SplitMix64, no dependency), about 12,000 rows. Most rows come from
+//! CSV cells read through import's own column mapping (`Mapping::text` / `Mapping::consent`, as
+//! `import::plan` builds its payload), so they are the bodies import really sends; some are raw
+//! JSON a client other than this tool could send, which the sandbox must answer like the server. Families: the egulias fixture lists, a random token
 //! grammar, mutations of valid addresses, quoted / comment / IP-literal / obsolete forms, IDN
 //! labels around 63 octets after UTS #46 mapping, length boundaries in characters and bytes,
 //! NUL and white space at cell edges, every boolean spelling, id lists, names at the length
 //! limit, and random combinations of all of these in one row.
 
 use serde_json::{Map, Value, json};
-use wolfeo_bulk::validate::cell_value;
+use std::sync::OnceLock;
+
+use wolfeo_bulk::mapping::{Consent, Field, Mapping};
 
 pub struct Case {
     pub family: &'static str,
@@ -144,11 +146,49 @@ pub fn corpus() -> Vec<Case> {
     out
 }
 
-/// A row built from CSV cells the way import builds its payload.
+/// The corpus's CSV header: one column per API field, each mapped to itself.
+const HEADER: [(&str, Field); 7] = [
+    ("email", Field::Email),
+    ("first_name", Field::FirstName),
+    ("last_name", Field::LastName),
+    ("email_marketing", Field::EmailMarketing),
+    ("gdpr", Field::Gdpr),
+    ("tag_ids", Field::TagIds),
+    ("sequence_ids", Field::SequenceIds),
+];
+
+fn mapping() -> &'static Mapping {
+    static MAPPING: OnceLock<Mapping> = OnceLock::new();
+    MAPPING.get_or_init(|| {
+        let headers: Vec<String> = HEADER.iter().map(|(h, _)| h.to_string()).collect();
+        Mapping::resolve(&headers, &[]).expect("the corpus header maps")
+    })
+}
+
+/// A row built from CSV cells the way `import::plan` builds its payload: text fields through
+/// `Mapping::text`, consent fields through `Mapping::consent`.
 fn csv_row(family: &'static str, cells: &[(&str, String, bool)]) -> Case {
+    let mut row = vec![String::new(); HEADER.len()];
+    for (key, cell, _) in cells {
+        let i = HEADER
+            .iter()
+            .position(|(h, _)| h == key)
+            .expect("a corpus column");
+        row[i] = cell.clone();
+    }
     let mut body = Map::new();
-    for (key, cell, boolean) in cells {
-        if let Some(v) = cell_value(cell, *boolean) {
+    for (key, field) in HEADER {
+        let value = if field.is_consent() {
+            match mapping().consent(field, &row) {
+                Consent::Absent => None,
+                Consent::Send(b, _) => Some(Value::Bool(b)),
+                Consent::AsWritten(v) => Some(Value::String(v.to_string())),
+            }
+        } else {
+            let text = mapping().text(field, &row);
+            text.map(|t| Value::String(t.value.to_string()))
+        };
+        if let Some(v) = value {
             body.insert(key.to_string(), v);
         }
     }
