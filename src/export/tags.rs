@@ -20,7 +20,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use crate::api::client::{Client, ClientStats};
-use crate::api::{Contact, Success, Tag, paging};
+use crate::api::endpoints::Endpoint;
+use crate::api::{Contact, Tag, paging};
 use crate::exit::Fatal;
 use crate::ui::{Reporter, Status, Ui};
 
@@ -98,7 +99,7 @@ pub async fn fetch(
     ui: &Ui,
 ) -> Result<TagColumn, Fatal> {
     let before = ClientStats::get(&client.stats().requests);
-    let tags: Vec<Tag> = paging::fetch_all(client, "tags", &[]).await?;
+    let tags: Vec<Tag> = paging::fetch_all(client, Endpoint::Tags, &[]).await?;
     members_of_all(client, mode, tags, window, ui, before).await
 }
 
@@ -175,7 +176,7 @@ pub async fn for_delta(
     if new == 0 || recorded.is_some_and(|cost| new <= cost) {
         return per_contact(client, mode, contacts, window, ui, before).await;
     }
-    let tags: Vec<Tag> = paging::fetch_all(client, "tags", &[]).await?;
+    let tags: Vec<Tag> = paging::fetch_all(client, Endpoint::Tags, &[]).await?;
     let floor = ClientStats::get(&client.stats().requests) - before + tags.len() as u64;
     if new <= floor {
         return per_contact(client, mode, contacts, window, ui, before).await;
@@ -224,25 +225,12 @@ async fn per_contact(
     ))
 }
 
-/// The tags of one contact (not paginated, §9.6).
+/// The tags of one contact (a list without `meta`, §9.6; the page parameters are ignored).
 async fn tags_of(client: &Client, contact: u64) -> Result<Vec<Tag>, Fatal> {
     let id = contact.to_string();
-    let answer = client
-        .get("contacts-tags", &[("contact_id", id.as_str())])
-        .await
-        .map_err(paging::call_fatal)?;
-    let what = || format!("GET /v1/contacts-tags?contact_id={contact}");
-    if !answer.is_success() {
-        return Err(Fatal::unavailable(format!(
-            "{} answered {}",
-            what(),
-            answer.status
-        )));
-    }
-    let body: Success<Vec<Tag>> = answer
-        .json()
-        .map_err(|e| Fatal::unavailable(format!("{}: {e}", what())))?;
-    Ok(body.data)
+    let query = [("contact_id", id.as_str())];
+    let page = paging::get_page::<Tag>(client, Endpoint::ContactsTags, &query, 1).await?;
+    Ok(page.items)
 }
 
 fn column(
@@ -289,8 +277,12 @@ fn warn_ambiguous(tags: &[Tag], ui: &Ui) {
 /// The contact ids holding `tag`, page after page.
 async fn members_of(client: &Client, tag: u64) -> Result<Vec<u64>, Fatal> {
     let tag_text = tag.to_string();
-    let members: Vec<Member> =
-        paging::fetch_all(client, "tags-contacts", &[("tag_id", tag_text.as_str())]).await?;
+    let members: Vec<Member> = paging::fetch_all(
+        client,
+        Endpoint::TagsContacts,
+        &[("tag_id", tag_text.as_str())],
+    )
+    .await?;
     Ok(members.into_iter().map(|m| m.id).collect())
 }
 
