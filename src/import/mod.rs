@@ -33,7 +33,7 @@ use crate::results::{Kind, Outcome, RejectsWriter, ResultsWriter};
 use crate::shutdown::Shutdown;
 use crate::ui::{Reporter, Status, Ui};
 use collect::{Collector, Counts};
-use journal::{EndState, Journal, RunHeader};
+use journal::EndState;
 use plan::{Job, Planner, Work, spawn_reader};
 use report::{ImportSummary, print_summary, refused_fatal, resume_command};
 use send::{OnExists, RowSender};
@@ -160,46 +160,19 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let results_path = outputs.results.clone();
     let rejects_path = outputs.rejects.clone();
 
-    let header = RunHeader {
-        version: journal::VERSION,
-        input: args.input.clone(),
-        input_size: scan.as_ref().map_or(0, |s| s.size),
-        input_hash: scan.as_ref().map_or_else(String::new, |s| s.hash.clone()),
-        mapping: mapping.describe(&headers),
-        on_exists: args.on_exists.as_str().to_string(),
-        started_at: chrono::Utc::now(),
-    };
-    let (journal_path, journal_file, previous) = match &outputs.journal {
-        Some(path) => {
-            let (file, previous) = Journal::lock(path, &results_path)?;
-            (path.clone(), Some(file), previous)
-        }
-        None => (PathBuf::new(), None, None),
-    };
-    let previous = journal::admit(
-        previous,
-        &header,
-        journal::Admission {
-            resume: args.resume,
-            restart: args.restart,
-            dry_run: args.dry_run,
-            stdin: matches!(source, Source::Stdin),
-        },
-        &results_path,
-    )?;
-    check_limit(args.limit, previous.as_ref(), &results_path)?;
-    let resumed = previous.is_some();
-    let run_started = previous
+    let header = outputs::run_header(
+        &args,
+        scan.as_ref(),
+        input.dialect(),
+        mapping.describe(&headers),
+    );
+    let mut run_state = outputs.admit(&header, &args, matches!(source, Source::Stdin), &ui)?;
+    check_limit(args.limit, run_state.previous.as_ref(), &results_path)?;
+    let resumed = run_state.previous.is_some();
+    let run_started = run_state
+        .previous
         .as_ref()
         .map_or(header.started_at, |p| p.header.started_at);
-    let journal = match journal_file {
-        Some(_) if args.dry_run => None,
-        None => None,
-        Some(file) if resumed => {
-            Some(Journal::append(file).map_err(|e| io_fatal(&journal_path, e))?)
-        }
-        Some(file) => Some(Journal::start(file, &header).map_err(|e| io_fatal(&journal_path, e))?),
-    };
 
     let shutdown = Shutdown::new();
     let (client, _sandbox) = if args.dry_run {
@@ -225,6 +198,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
 
+    // The header is written only now, when requests are about to be sent.
+    let journal = run_state.journal(&header, args.dry_run)?;
     let results =
         ResultsWriter::create(&results_path, &headers).map_err(|e| io_fatal(&results_path, e))?;
     let rejects =
@@ -247,10 +222,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             format!("; not sent: {}", unmapped.join(", "))
         }
     ));
+    let consent = mapping.consent_line(&headers);
+    ui.info(&consent);
     if resumed {
         ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
-            previous.as_ref().map_or(0, |p| p.settled())
+            run_state.previous.as_ref().map_or(0, |p| p.settled())
         ));
     }
 
@@ -265,7 +242,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
 
     // Reader thread -> bounded channel -> ordered window -> concurrent senders -> collector.
     let (tx, rx) = mpsc::channel::<Vec<Result<Job, csv_in::InputError>>>(16);
-    let planner = Planner::new(mapping, headers.clone(), tags, previous, args.dry_run);
+    let planner = Planner::new(
+        mapping,
+        headers.clone(),
+        tags,
+        run_state.previous.take(),
+        args.dry_run,
+    );
     let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown));
 
     let counts = Arc::new(Counts::default());
@@ -333,10 +316,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Some(j) => j.end(state),
         None => Ok(()),
     });
-    if args.dry_run && outputs.journal.is_some() {
-        // The journal belongs to real runs; a dry run only held its lock.
-        std::fs::remove_file(&journal_path).ok();
-    }
+    let journal_path = outputs
+        .journal
+        .clone()
+        .unwrap_or_else(|| results_path.clone());
     finish_result.map_err(|e| io_fatal(&journal_path, e).once_sent(sent))?;
 
     let exit = match (&fatal, state) {
@@ -388,7 +371,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             0.0
         },
         dialect,
-        mapping: header.mapping.clone(),
+        mapping: header.option("--map").to_string(),
+        consent,
         unmapped_columns: unmapped,
         eta_seconds_at_rate: eta,
         exit_code: exit.code(),
@@ -458,7 +442,7 @@ fn dispatch(
                     _ = shutdown.wait() => return not_started(permit),
                 };
                 let (outcome, refused) = tokio::select! {
-                    r = sender.send(&payload) => r,
+                    r = sender.send(&payload) => (r.0.with_note(payload.note.clone()), r.1),
                     _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
                         let mut o = Outcome::new(Kind::Failed)
                             .with_message("interrupted while in flight; --resume will check it");
@@ -503,8 +487,8 @@ fn check_limit(
     let (Some(limit), Some(previous)) = (limit, previous) else {
         return Ok(());
     };
-    match previous.outcomes.keys().max() {
-        Some(&last) if last > limit => Err(Fatal::usage(format!(
+    match previous.last_row() {
+        Some(last) if last > limit => Err(Fatal::usage(format!(
             "--limit {limit}: the run being resumed already recorded row {last} in {}; \
              pass --limit {last} or more, or no --limit",
             results.display()

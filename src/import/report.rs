@@ -30,6 +30,8 @@ pub struct ImportSummary<'a> {
     pub achieved_requests_per_second: f64,
     pub dialect: String,
     pub mapping: String,
+    /// Which columns feed `email_marketing` and `gdpr`, or that the server's default applies.
+    pub consent: String,
     pub unmapped_columns: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_seconds_at_rate: Option<f64>,
@@ -99,6 +101,13 @@ pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate)
         t.row("unmapped", s.unmapped_columns.join(", "));
     }
     t.row("dialect", s.dialect.clone());
+    t.row(
+        "consent",
+        s.consent
+            .strip_prefix("consent: ")
+            .unwrap_or(&s.consent)
+            .to_string(),
+    );
     ui.info(&t.render());
 }
 

@@ -3,11 +3,13 @@
 
 mod accounts;
 mod cli;
+mod consent;
 mod engine;
 mod export;
 mod harness;
 mod hostile;
 mod import;
+mod journal;
 mod outputs;
 mod resilience;
 mod sandbox;
