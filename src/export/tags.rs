@@ -24,12 +24,10 @@ use crate::ui::Ui;
 pub enum TagMode {
     /// `tag_ids` column: ids joined with `,` (as import's tag_ids and the API expect).
     Ids,
-    /// `tags` column: names joined with `|` (import resolves them by name).
+    /// `tags` column: names as a quoted list, `"VIP","Paris, France"` (import resolves them by
+    /// name and reads any character back).
     Names,
 }
-
-/// Separator of names in the `tags` cell; import splits on `,`, `|` and `;`.
-const NAME_SEPARATOR: &str = "|";
 
 /// One item of `GET /v1/tags-contacts`: only the id matters here.
 #[derive(Debug, Deserialize)]
@@ -61,11 +59,11 @@ impl TagColumn {
         };
         match self.mode {
             TagMode::Ids => ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
-            TagMode::Names => ids
-                .iter()
-                .filter_map(|id| self.names.get(id).map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(NAME_SEPARATOR),
+            // The one encoding import's tag reader inverts exactly, whatever the names hold.
+            TagMode::Names => crate::mapping::values::encode_tag_names(
+                ids.iter()
+                    .filter_map(|id| self.names.get(id).map(String::as_str)),
+            ),
         }
     }
 }
@@ -75,25 +73,11 @@ pub async fn fetch(
     client: &Arc<Client>,
     mode: TagMode,
     window: usize,
-    ui: &Ui,
+    _ui: &Ui,
 ) -> Result<TagColumn, Fatal> {
     use crate::api::client::ClientStats;
     let before = ClientStats::get(&client.stats().requests);
     let tags: Vec<Tag> = paging::fetch_all(client, "tags", &[]).await?;
-    if mode == TagMode::Names {
-        let ambiguous: Vec<&str> = tags
-            .iter()
-            .filter(|t| t.name.contains([',', '|', ';']))
-            .map(|t| t.name.as_str())
-            .collect();
-        if !ambiguous.is_empty() {
-            ui.warn(&format!(
-                "warning: {} tag name(s) contain , | or ; and will not import back as one tag: {}",
-                ambiguous.len(),
-                crate::csv_in::sanitize_for_message(&ambiguous.join(", "), 200)
-            ));
-        }
-    }
     let members: Vec<(u64, Vec<u64>)> = futures::stream::iter(tags.iter().map(|t| t.id))
         .map(|tag| async move { members_of(client, tag).await.map(|m| (tag, m)) })
         .buffer_unordered(window.max(1))
@@ -153,7 +137,7 @@ mod tests {
         assert_eq!(ids.cell(99), "");
         let names = column(TagMode::Names);
         assert_eq!(names.header(), "tags");
-        assert_eq!(names.cell(10), "VIP|Newsletter");
-        assert_eq!(names.cell(11), "Newsletter");
+        assert_eq!(names.cell(10), "\"VIP\",\"Newsletter\"");
+        assert_eq!(names.cell(11), "\"Newsletter\"");
     }
 }

@@ -12,5 +12,6 @@ mod import;
 mod journal;
 mod outputs;
 mod resilience;
+mod roundtrip;
 mod sandbox;
 mod secrets;
