@@ -115,6 +115,9 @@ pub struct Dialect {
     pub delimiter_source: DelimiterSource,
     pub encoding: &'static str,
     pub bom: bool,
+    /// The header row ended with CR LF (a file from Windows or Excel): files written back for
+    /// the user (rejects) end their lines the same way.
+    pub crlf: bool,
 }
 
 impl fmt::Display for Dialect {
@@ -443,6 +446,7 @@ impl CsvInput {
                 delimiter_source: DelimiterSource::Default,
                 encoding,
                 bom,
+                crlf: false,
             },
             max_field: opts.max_field_bytes,
             max_record: opts.max_record_bytes,
@@ -495,6 +499,8 @@ impl CsvInput {
                 detail: format!("it has {MAX_COLUMNS} columns or more"),
             });
         }
+        this.dialect.crlf = this.pos > 0 && this.buf[this.pos - 1] == b'\r'
+            || this.buf[..this.pos].ends_with(b"\r\n");
         this.headers = header.fields;
         Ok(this)
     }

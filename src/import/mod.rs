@@ -202,8 +202,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let journal = run_state.journal(&header, args.dry_run)?;
     let results =
         ResultsWriter::create(&results_path, &headers).map_err(|e| io_fatal(&results_path, e))?;
-    let rejects =
-        RejectsWriter::create(&rejects_path, &headers).map_err(|e| io_fatal(&rejects_path, e))?;
+    let rejects = RejectsWriter::create(&rejects_path, &headers, input.dialect())
+        .map_err(|e| io_fatal(&rejects_path, e))?;
 
     let dialect = input.dialect().to_string();
     let unmapped: Vec<String> = mapping
