@@ -141,8 +141,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         ..csv_in::Options::default()
     };
     let scan = match &source {
-        Source::Path(path) => Some(scan::scan(path, &options)?),
-        Source::Stdin => None,
+        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
+        _ => None,
     };
     let input = CsvInput::open(&source, &options).map_err(|e| Fatal::usage(e.to_string()))?;
     let headers = input.headers().to_vec();
@@ -166,7 +166,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         input.dialect(),
         mapping.describe(&headers),
     );
-    let mut run_state = outputs.admit(&header, &args, matches!(source, Source::Stdin), &ui)?;
+    let mut run_state = outputs.admit(&header, &args, source.is_stream(), &ui)?;
     check_limit(args.limit, run_state.previous.as_ref(), &results_path)?;
     let resumed = run_state.previous.is_some();
     let run_started = run_state

@@ -15,3 +15,4 @@ mod resilience;
 mod roundtrip;
 mod sandbox;
 mod secrets;
+mod streams;

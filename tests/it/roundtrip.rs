@@ -8,10 +8,11 @@ use wolfeo_bulk::sandbox::SandboxHandle;
 
 use crate::harness::{Env, bin, sandbox, unlimited};
 
-/// email -> (first name, last name, tag names) as the sandbox stores them.
-fn stored(
-    sb: &SandboxHandle,
-) -> BTreeMap<String, (Option<String>, Option<String>, BTreeSet<String>)> {
+/// First name, last name and tag names of one stored contact.
+type Stored = (Option<String>, Option<String>, BTreeSet<String>);
+
+/// email -> what the sandbox stores for it.
+fn stored(sb: &SandboxHandle) -> BTreeMap<String, Stored> {
     let names: BTreeMap<u64, String> = sb.tags().into_iter().map(|t| (t.id, t.name)).collect();
     sb.contacts()
         .into_iter()
