@@ -389,8 +389,9 @@ impl Walker {
     }
 }
 
+/// The API answered something that is not the page asked for: as if it were down (exit 4).
 fn not_a_page(number: u64, why: &str) -> Fatal {
-    Fatal::usage(format!(
+    Fatal::unavailable(format!(
         "GET /v1/contacts (page {number}) did not answer a page ({why})"
     ))
 }
