@@ -23,6 +23,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod shutdown;
 pub mod summary;
+pub mod text;
 pub mod ui;
 pub mod units;
 pub mod validate;

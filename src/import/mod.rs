@@ -8,6 +8,7 @@
 
 mod collect;
 pub mod dedupe;
+mod evidence;
 pub mod journal;
 mod outputs;
 pub mod plan;
@@ -95,6 +96,11 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "skip")]
     pub on_exists: OnExists,
 
+    /// With --on-exists update: let a row subscribe a contact stored as unsubscribed
+    /// (email_marketing or gdpr false -> true). Without it such rows keep the stored consent.
+    #[arg(long)]
+    pub allow_resubscribe: bool,
+
     /// Create tags named in a `tags` column that the account does not have yet.
     #[arg(long)]
     pub create_missing_tags: bool,
@@ -129,6 +135,11 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let started = Instant::now();
+    if args.allow_resubscribe && args.on_exists != OnExists::Update {
+        return Err(Fatal::usage(
+            "--allow-resubscribe only applies with --on-exists update",
+        ));
+    }
     let source = if args.input == "-" {
         Source::Stdin
     } else {
@@ -275,6 +286,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Arc::new(RowSender {
             client: Arc::clone(client),
             on_exists: args.on_exists,
+            allow_resubscribe: args.allow_resubscribe,
             run_started,
         })
     });
