@@ -274,7 +274,7 @@ impl Collector {
             }
             self.results.write(self.next_row, &cells, &outcome)?;
             if outcome.kind.is_reject() {
-                self.rejects.write(&cells)?;
+                self.rejects.write(&cells, &outcome)?;
             }
             self.next_row += 1;
         }
