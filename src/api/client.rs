@@ -302,7 +302,8 @@ impl Client {
                     let described = describe_transport_error(&e);
                     if self.ui.verbose() > 0 {
                         self.ui.debug(&format!(
-                            "{method} {path} -> {described} after {}ms",
+                            "{}{method} {path} -> {described} after {}ms",
+                            Purpose::prefix(),
                             elapsed.as_millis()
                         ));
                     }
@@ -327,7 +328,8 @@ impl Client {
             self.observe_latency(elapsed);
             if self.ui.verbose() > 0 {
                 self.ui.debug(&format!(
-                    "{method} {path} -> {status} in {}ms",
+                    "{}{method} {path} -> {status} in {}ms",
+                    Purpose::prefix(),
                     elapsed.as_millis()
                 ));
             }
@@ -414,6 +416,36 @@ fn endpoint_urls(base: &str) -> anyhow::Result<Vec<Url>> {
             Ok(url)
         })
         .collect()
+}
+
+/// What a request is for, named on its `-v` line: the import row or the page of a list.
+/// Callers set it around a future with [`Purpose::scope`]; a task-local, so that no signature
+/// between the pipeline and the request has to carry it. Outside a scope there is no label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Row(u64),
+    Page(u64),
+}
+
+tokio::task_local! {
+    static PURPOSE: Purpose;
+}
+
+impl Purpose {
+    /// Runs `fut` with this purpose on every request it makes.
+    pub async fn scope<F: std::future::Future>(self, fut: F) -> F::Output {
+        PURPOSE.scope(self, fut).await
+    }
+
+    /// "row 12: " or "page 3: ", empty outside a scope.
+    fn prefix() -> String {
+        PURPOSE
+            .try_with(|p| match p {
+                Purpose::Row(n) => format!("row {n}: "),
+                Purpose::Page(n) => format!("page {n}: "),
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Loopback hosts may use plain http (the sandbox); everything else must be https.

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::client::{CallError, Client, Resend};
+use super::client::{CallError, Client, Purpose, Resend};
 use super::paging::Page;
 use super::reply::{self, Reply};
 use super::{Contact, CreatedId, Success};
@@ -147,8 +147,9 @@ impl Client {
         let mut full: Vec<(&str, &str)> = query.to_vec();
         full.push(("page", &page_text));
         full.push(("per_page", &per_page_text));
-        let reply: Reply<Success<Vec<T>>> =
-            self.typed_envelope(Method::GET, endpoint, &full).await?;
+        let reply: Reply<Success<Vec<T>>> = Purpose::Page(number)
+            .scope(self.typed_envelope(Method::GET, endpoint, &full))
+            .await?;
         Ok(reply.map(|s| {
             match s.meta {
                 None if endpoint.always_has_meta() => {

@@ -25,7 +25,7 @@ use futures::StreamExt;
 use futures::future::{Either, Ready, ready};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use crate::api::client::Client;
+use crate::api::client::{Client, Purpose};
 use crate::cli::ConnectionArgs;
 use crate::csv_in::{self, CsvInput, Encoding, Source};
 use crate::exit::{Exit, Fatal};
@@ -454,7 +454,7 @@ fn dispatch(
                     _ = shutdown.wait() => return not_started(permit),
                 };
                 let (outcome, refused) = tokio::select! {
-                    r = sender.send(&payload) => (r.0.with_note(payload.note.clone()), r.1),
+                    r = Purpose::Row(row).scope(sender.send(&payload)) => (r.0.with_note(payload.note.clone()), r.1),
                     _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
                         let mut o = Outcome::new(Kind::Failed)
                             .with_message("interrupted while in flight; --resume will check it");

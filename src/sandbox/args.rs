@@ -135,9 +135,14 @@ pub fn run(args: &SandboxArgs, verbose: bool) -> anyhow::Result<()> {
     let listen = config.listen;
     let handle = spawn(config).with_context(|| format!("starting the sandbox on {listen}"))?;
     let mut stdout = std::io::stdout().lock();
+    let everywhere = if handle.addr().ip().is_unspecified() {
+        format!(" (on all interfaces: {})", handle.addr())
+    } else {
+        String::new()
+    };
     writeln!(
         stdout,
-        "sandbox listening on {} (api key: {})",
+        "sandbox listening on {}{everywhere} (api key: {})",
         handle.base_url(),
         handle.api_key()
     )?;

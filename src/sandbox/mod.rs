@@ -279,9 +279,18 @@ pub struct SandboxHandle {
 }
 
 impl SandboxHandle {
-    /// `http://127.0.0.1:PORT/v1`
+    /// `http://127.0.0.1:PORT/v1`. Listening on a wildcard address (`0.0.0.0`, `::`) gives
+    /// the loopback address of its family instead: the wildcard is where the server listens,
+    /// not an address a client connects to (ours takes plain http from loopback only).
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}/v1")
     }
 
     pub fn addr(&self) -> SocketAddr {

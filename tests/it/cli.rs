@@ -139,3 +139,66 @@ fn limit_sends_only_the_first_rows_and_resume_finishes_the_file() {
     assert!(rows.iter().all(|r| r["_outcome"] == "created"), "{rows:?}");
     assert_eq!(sb.contacts().len(), 4);
 }
+
+#[test]
+fn verbose_lines_name_the_row_or_the_page() {
+    let env = Env::new();
+    let sb = sandbox(wolfeo_bulk::sandbox::Config {
+        seed_contacts: 150,
+        ..unlimited()
+    });
+    let input = env.write("in.csv", "email\na@example.com\nbad\nc@example.com\n");
+    let out = bin(&sb).args(["-v", "import"]).arg(&input).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("row 1: POST "), "{err}");
+    assert!(err.contains("row 3: POST "), "{err}");
+    assert!(
+        !err.contains("row 2: "),
+        "row 2 is invalid and never sent: {err}"
+    );
+
+    let out = bin(&sb)
+        .args(["-v", "export", "-o"])
+        .arg(env.path("out.csv"))
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("page 1: GET "), "{err}");
+    assert!(err.contains("page 2: GET "), "{err}");
+}
+
+#[test]
+fn a_sandbox_on_all_interfaces_gives_a_url_the_client_accepts() {
+    let sb = sandbox(wolfeo_bulk::sandbox::Config {
+        listen: "0.0.0.0:0".parse().unwrap(),
+        ..unlimited()
+    });
+    let url = sb.base_url();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(wolfeo_bulk::cli::parse_base_url(&url).is_ok());
+    let env = Env::new();
+    let input = env.write("in.csv", "email\na@example.com\n");
+    bin(&sb).arg("import").arg(&input).assert().success();
+    assert_eq!(sb.contacts().len(), 1);
+
+    // The foreground sandbox says so on its one line.
+    let exe = assert_cmd::cargo::cargo_bin("wolfeo-bulk");
+    let mut child = Command::new(exe)
+        .args(["sandbox", "--listen", "0.0.0.0:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().ok();
+    child.wait().ok();
+    assert!(
+        line.starts_with("sandbox listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    assert!(line.contains("on all interfaces: 0.0.0.0:"), "{line}");
+}
