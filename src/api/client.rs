@@ -133,8 +133,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// `pacer` is shared by every request of the run; the session builds it (and may share it
+    /// beyond this client), so the client never decides the budget itself.
     pub fn new(
         config: &ClientConfig,
+        pacer: Arc<Pacer>,
         shutdown: Arc<Shutdown>,
         ui: Arc<Ui>,
     ) -> anyhow::Result<Client> {
@@ -163,7 +166,7 @@ impl Client {
             base,
             urls,
             auth,
-            pacer: Arc::new(Pacer::new(config.rate)),
+            pacer,
             rate: config.rate,
             policy: config.policy,
             latency_us: AtomicU64::new(0),
@@ -434,7 +437,8 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             max_idle: 1,
         };
-        let client = Client::new(&config, Shutdown::new(), Ui::new(true, 0)).unwrap();
+        let pacer = Arc::new(Pacer::new(config.rate));
+        let client = Client::new(&config, pacer, Shutdown::new(), Ui::new(true, 0)).unwrap();
         assert_eq!(client.clock_offset(), None);
         let mut headers = reqwest::header::HeaderMap::new();
         let ahead = chrono::Utc::now() + chrono::Duration::seconds(30);

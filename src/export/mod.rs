@@ -19,12 +19,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::client::Client;
 use crate::api::paging::get_page;
 use crate::api::{Contact, format_contact_time};
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Fatal};
-use crate::shutdown::Shutdown;
+use crate::session::Session;
 use crate::ui::{Reporter, Status, Ui};
 use filter::{Filter, Period, Range};
 use output::{Output, Target};
@@ -144,16 +143,13 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let plan = plan(&args)?;
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
 
-    let shutdown = Shutdown::new();
-    let (config, _sandbox) = args.connection.connect(&ui)?;
-    let client = Arc::new(
-        Client::new(&config, Arc::clone(&shutdown), Arc::clone(&ui))
-            .map_err(|e| Fatal::usage(format!("{e:#}")))?,
+    let session = Session::open(&args.connection, &ui).await?;
+    session.stop_on_signals(
+        &ui,
+        "interrupt: stopping; no file is written and the state is unchanged".into(),
     );
-    let ui_for_signal = Arc::clone(&ui);
-    shutdown.listen_for_signals(move || {
-        ui_for_signal.warn("interrupt: stopping; no file is written and the state is unchanged")
-    });
+    let client = Arc::clone(session.client());
+    let shutdown = Arc::clone(session.shutdown());
     let window = usize::from(args.connection.concurrency);
     let query_owned = plan.filter.query();
     let query: Vec<(&str, &str)> = query_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -247,8 +243,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         ));
         // Cron wrappers read the summary file whatever happened; say what did.
         if let Some(path) = &args.summary_json {
-            use crate::api::client::ClientStats as S;
-            let stats = client.stats();
+            let stats = session.stats();
             crate::summary::write_json(
                 path,
                 &serde_json::json!({
@@ -256,9 +251,9 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                     "interrupted": true,
                     "rows_written": 0,
                     "contacts_fetched": Progress::get(&progress.rows),
-                    "requests": S::get(&stats.requests),
-                    "throttled_429": S::get(&stats.throttled),
-                    "retries": S::get(&stats.retries),
+                    "requests": stats.requests,
+                    "throttled_429": stats.throttled_429,
+                    "retries": stats.retries,
                     "elapsed_seconds": started.elapsed().as_secs_f64(),
                     "exit_code": Exit::Interrupted.code(),
                 }),
@@ -305,7 +300,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         walk,
         distinct,
         progress: &progress,
-        client: &client,
+        stats: session.stats(),
         tag_stats,
     };
     let exit = report.finish(&ui)?;

@@ -14,8 +14,8 @@ use super::Args;
 use super::filter::Filter;
 use super::output::{Written, write_atomic};
 use super::pages::{Progress, Walk};
-use crate::api::client::{Client, ClientStats};
 use crate::exit::{Exit, Fatal};
+use crate::session::RequestStats;
 use crate::summary::Summary;
 use crate::ui::{Ui, human_duration};
 
@@ -32,7 +32,8 @@ pub struct Report<'a> {
     pub walk: Walk,
     pub distinct: u64,
     pub progress: &'a Progress,
-    pub client: &'a Client,
+    /// Every request of the run, the preflight included.
+    pub stats: RequestStats,
     /// (tags, memberships, requests) when `--with-tags` was given.
     pub tag_stats: Option<(u64, u64, u64)>,
 }
@@ -91,7 +92,7 @@ impl Report<'_> {
         if let Some(path) = self.manifest {
             self.write_manifest(path)?;
         }
-        let stats = self.client.stats();
+        let stats = self.stats;
         let elapsed = self.elapsed.as_secs_f64();
         let summary = ExportSummary {
             output: self.target,
@@ -101,10 +102,10 @@ impl Report<'_> {
             rows: self.written.rows,
             pages: Progress::get(&self.progress.pages),
             pages_reread: self.walk.pages_reread,
-            requests: ClientStats::get(&stats.requests),
+            requests: stats.requests,
             tag_requests: self.tag_stats.map_or(0, |t| t.2),
-            throttled_429: ClientStats::get(&stats.throttled),
-            retries: ClientStats::get(&stats.retries),
+            throttled_429: stats.throttled_429,
+            retries: stats.retries,
             elapsed_seconds: elapsed,
             contacts_per_second: if elapsed > 0.0 {
                 self.written.rows as f64 / elapsed

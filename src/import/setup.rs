@@ -1,0 +1,176 @@
+//! The `plan` step of an import: everything decided from the arguments and the files before
+//! the API is contacted.
+//!
+//! Opens and sniffs the input (a full scan for a file: size, hash, row estimate, encoding
+//! errors found before anything is sent), resolves the mapping, the output paths and their
+//! collisions ([`super::outputs`]), and locks the journal to admit or refuse this run against
+//! what an earlier run left ([`super::journal::admit`]). Nothing is written here except the
+//! journal lock; every error is a usage error (exit 2: nothing was sent). Called by
+//! [`super::run`] before the session opens.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use super::journal::{self, Journal, Previous, RunHeader};
+use super::outputs::{self, Outputs};
+use super::scan::{self, Scan};
+use super::{Args, report};
+use crate::csv_in::{self, CsvInput, Source};
+use crate::exit::Fatal;
+use crate::mapping::Mapping;
+use crate::results::{RejectsWriter, ResultsWriter};
+
+pub struct Plan {
+    pub source: Source,
+    pub options: csv_in::Options,
+    pub scan: Option<Scan>,
+    /// `<stdin>` or the path, as messages name the input.
+    pub source_name: String,
+    pub dialect: crate::csv_in::Dialect,
+    pub headers: Vec<String>,
+    pub mapping: Mapping,
+    pub outputs: Outputs,
+    pub header: RunHeader,
+    /// The earlier run this one continues (`--resume`), if any; the planner takes it.
+    pub previous: Option<Previous>,
+    pub resumed: bool,
+    journal_file: Option<File>,
+}
+
+/// The files a real run writes, opened once the session is up.
+pub struct Files {
+    pub results: ResultsWriter,
+    pub rejects: RejectsWriter,
+    pub journal: Option<Journal>,
+}
+
+/// The plan, and the opened input the pipeline's reader will consume.
+pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
+    let source = if args.input == "-" {
+        Source::Stdin
+    } else {
+        Source::Path(PathBuf::from(&args.input))
+    };
+    let options = csv_in::Options {
+        delimiter: args.delimiter,
+        encoding: args.encoding,
+        ..csv_in::Options::default()
+    };
+    let scan = match &source {
+        Source::Path(path) => Some(scan::scan(path, &options)?),
+        Source::Stdin => None,
+    };
+    let input = CsvInput::open(&source, &options)?;
+    let headers = input.headers().to_vec();
+    let mapping = Mapping::resolve(&headers, &args.map)
+        .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;
+    let outputs = Outputs::resolve(
+        &source,
+        outputs::Named {
+            results: args.results.as_deref(),
+            rejects: args.rejects.as_deref(),
+            summary_json: args.summary_json.as_deref(),
+            dry_run: args.dry_run,
+        },
+    )?;
+    let header = RunHeader {
+        version: journal::VERSION,
+        input: args.input.clone(),
+        input_size: scan.as_ref().map_or(0, |s| s.size),
+        input_hash: scan.as_ref().map_or_else(String::new, |s| s.hash.clone()),
+        mapping: mapping.describe(&headers),
+        on_exists: args.on_exists.as_str().to_string(),
+        started_at: chrono::Utc::now(),
+    };
+    let (journal_file, previous) = match &outputs.journal {
+        Some(path) => {
+            let (file, previous) = Journal::lock(path, &outputs.results)?;
+            (Some(file), previous)
+        }
+        None => (None, None),
+    };
+    let previous = journal::admit(
+        previous,
+        &header,
+        journal::Admission {
+            resume: args.resume,
+            restart: args.restart,
+            dry_run: args.dry_run,
+            stdin: matches!(source, Source::Stdin),
+        },
+        &outputs.results,
+    )?;
+    let plan = Plan {
+        source,
+        options,
+        scan,
+        source_name: input.source_name().to_string(),
+        dialect: input.dialect().clone(),
+        headers,
+        mapping,
+        outputs,
+        header,
+        resumed: previous.is_some(),
+        previous,
+        journal_file,
+    };
+    Ok((plan, input))
+}
+
+impl Plan {
+    /// When the first run of this import started (kept across resumes): contacts created
+    /// after it may be ours.
+    pub fn run_started(&self) -> chrono::DateTime<chrono::Utc> {
+        self.previous
+            .as_ref()
+            .map_or(self.header.started_at, |p| p.header.started_at)
+    }
+
+    /// Starts (or, on resume, continues) the journal and creates the results and rejects
+    /// files: called once the session is up, so a refused key leaves no half-started run.
+    pub fn open_files(&mut self, dry_run: bool) -> Result<Files, Fatal> {
+        let journal = match self.journal_file.take() {
+            Some(_) if dry_run => None,
+            None => None,
+            Some(file) if self.resumed => {
+                Some(Journal::append(file).map_err(|e| io_fatal(self.journal_path(), e))?)
+            }
+            Some(file) => Some(
+                Journal::start(file, &self.header).map_err(|e| io_fatal(self.journal_path(), e))?,
+            ),
+        };
+        let results = ResultsWriter::create(&self.outputs.results, &self.headers)
+            .map_err(|e| io_fatal(&self.outputs.results, e))?;
+        let rejects = RejectsWriter::create(&self.outputs.rejects, &self.headers)
+            .map_err(|e| io_fatal(&self.outputs.rejects, e))?;
+        Ok(Files {
+            results,
+            rejects,
+            journal,
+        })
+    }
+
+    pub fn journal_path(&self) -> &Path {
+        self.outputs.journal.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// What to do next after a run that stopped early: the exact `--resume` command for a
+    /// file; for standard input, which rows still need sending.
+    pub fn next_step(&self) -> String {
+        match &self.source {
+            Source::Path(_) => format!(
+                "to continue: {}",
+                report::resume_command(&self.outputs.results)
+            ),
+            Source::Stdin => format!(
+                "standard input cannot be resumed: {} holds the outcome of every row read; \
+                 send the rows after the last one listed",
+                self.outputs.results.display()
+            ),
+        }
+    }
+}
+
+pub fn io_fatal(path: &Path, e: std::io::Error) -> Fatal {
+    Fatal::usage(format!("{}: {e}", path.display()))
+}
