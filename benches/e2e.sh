@@ -280,8 +280,28 @@ scenario_sandbox() {
 }
 
 # --- d. dry run: the reader, planner and results writer alone, at scale -----------------------
+# xsv on PATH or in ~/.cargo/bin, installed with cargo if absent: the CSV-parsing yardstick.
+find_xsv() {
+    if [ -n "${XSV:-}" ]; then echo "$XSV"; return; fi
+    if command -v xsv >/dev/null; then command -v xsv; return; fi
+    if [ ! -x "$HOME/.cargo/bin/xsv" ]; then
+        log "dry: installing xsv (cargo install xsv --locked)"
+        cargo install xsv --locked >"$OUT/logs/xsv-install.log" 2>&1 || true
+    fi
+    if [ -x "$HOME/.cargo/bin/xsv" ]; then echo "$HOME/.cargo/bin/xsv"; fi
+}
+
+# instructions COMMAND...: instructions executed (valgrind callgrind "Collected"), or "" without
+# valgrind. Repeatable on a loaded machine, unlike any timing.
+instructions() {
+    command -v valgrind >/dev/null || return 0
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+        awk '/Collected :/ { print $NF }'
+}
+
 scenario_dry() {
-    local n distinct
+    local n distinct xsv
+    xsv=$(find_xsv)
     for spec in $(for n in $DRY_SIZES; do echo "$n:$n"; done) "10000000:100000"; do
         n=${spec%:*}
         distinct=${spec#*:}
@@ -291,23 +311,59 @@ scenario_dry() {
         wait_quiet
         local load
         load=$(load1)
+        # xsv first, on the same file in the same minute: the ratio is what the goal is about.
+        local xtimes="" xwall="" xcpu="" xu xs
+        if [ -n "$xsv" ] && [ "$n" = "${DRY_SIZES%% *}" ]; then
+            log "dry: xsv select 1- $n rows"
+            /usr/bin/time -f "%e %U %S %M" -o "$WORK/xsv.time" "$xsv" select 1- "$file" -o "$WORK/xsv.csv"
+            xtimes=$(tail -n1 "$WORK/xsv.time")
+            rm -f "$WORK/xsv.csv"
+            read -r xwall xu xs _ <<<"$xtimes"
+            xcpu=$(awk -v u="$xu" -v s="$xs" 'BEGIN { print u + s }')
+        fi
         log "dry: import --dry-run $n rows ($distinct distinct)"
         SANDBOX_URL=
         import_timed "dry-$n-$distinct" "$file" --dry-run
-        rm -f "$file"
-        local rows elapsed rps wall user sys rss
+        local rows wall user sys rss cpu rps
         rows=$(jq '.rows' <<<"$SUMMARY")
-        elapsed=$(jq '.elapsed_seconds' <<<"$SUMMARY")
         read -r wall user sys rss <<<"$TIMES"
-        rps=$(awk -v r="$rows" -v e="$elapsed" 'BEGIN { printf "%.0f", r / e }')
+        cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')
+        rps=$(awk -v r="$rows" -v e="$wall" 'BEGIN { printf "%.0f", r / e }')
+        local ratio="" cpu_ratio="" ins="" xins="" ins_ratio=""
+        if [ -n "$xwall" ]; then
+            ratio=$(awk -v x="$xwall" -v w="$wall" 'BEGIN { printf "%.2f", x / w }')
+            cpu_ratio=$(awk -v x="$xcpu" -v c="$cpu" 'BEGIN { printf "%.2f", x / c }')
+            # Instruction counts on the first DRY_CALLGRIND_ROWS rows (callgrind is ~50x slower).
+            local m=${DRY_CALLGRIND_ROWS:-100000}
+            head -n $((m + 1)) "$file" >"$WORK/dry-small.csv"
+            xins=$(instructions "$xsv" select 1- "$WORK/dry-small.csv" -o /dev/null)
+            ins=$(WOLFEO_BASE_URL=http://127.0.0.1:9/v1 instructions "$BIN" import "$WORK/dry-small.csv" \
+                --dry-run -q --results "$WORK/small.results.csv" --rejects "$WORK/small.rejects.csv")
+            rm -f "$WORK/dry-small.csv" "$WORK/small.results.csv" "$WORK/small.rejects.csv"
+            if [ -n "$ins" ] && [ -n "$xins" ]; then
+                ins_ratio=$(awk -v x="$xins" -v i="$ins" 'BEGIN { printf "%.2f", x / i }')
+            fi
+        fi
+        rm -f "$file"
         record "$(jq -n --argjson n "$n" --argjson d "$distinct" --argjson s "$SUMMARY" --arg load "$load" \
-            --arg times "$TIMES" --argjson rps "$rps" --argjson rss "$rss" \
+            --arg times "$TIMES" --argjson rps "$rps" --argjson rss "$rss" --arg xsv "$xtimes" \
+            --arg ratio "$ratio" --arg cpu_ratio "$cpu_ratio" --arg ins "$ins" --arg xins "$xins" \
             '{scenario: "dry", rows: $n, distinct_emails: $d, load1: ($load|tonumber), rows_per_second: $rps,
-              max_rss_kb: $rss, time_wall_user_sys_maxrsskb: $times, summary: $s}')"
-        row "dry run $n rows, $distinct distinct" \
-            "import FILE --dry-run" \
-            "$(fmt "$rps" 0) rows/s ($(fmt "$elapsed" 1) s), peak RSS $((rss / 1024)) MiB, CPU $(fmt "$(awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}')" 1) s (load $load)" \
-            "RSS flat in rows (≈16 B per distinct email)" "see README"
+              max_rss_kb: $rss, time_wall_user_sys_maxrsskb: $times, xsv_wall_user_sys_maxrsskb: $xsv,
+              xsv_over_dry_wall: $ratio, xsv_over_dry_cpu: $cpu_ratio,
+              instructions_dry_100k: $ins, instructions_xsv_100k: $xins, summary: $s}')"
+        local result
+        result="$(fmt "$rps" 0) rows/s ($(fmt "$wall" 2) s wall, $(fmt "$cpu" 2) s CPU), peak RSS $((rss / 1024)) MiB (load $load)"
+        if [ -n "$ratio" ]; then
+            result="$result; xsv select 1-: $(fmt "$xwall" 2) s wall, $(fmt "$xcpu" 2) s CPU → throughput ratio $ratio (wall), $cpu_ratio (CPU)"
+            [ -n "$ins_ratio" ] && result="$result, $ins_ratio (instructions, first 100k rows: $xins vs $ins)"
+            row "dry run vs xsv, $n rows" "xsv select 1- FILE; import FILE --dry-run" "$result" \
+                "ratio ≥ 0.5; RSS ≤ 64 MB" \
+                "$([ "$(ok "$ratio" ">=" 0.5)" = yes ] && [ "$rss" -le 65536 ] && echo yes || echo '**no**')"
+        else
+            row "dry run $n rows, $distinct distinct" "import FILE --dry-run" "$result" \
+                "RSS ≤ 64 MB, flat in rows" "$(ok "$rss" "<=" 65536)"
+        fi
     done
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use reqwest::Url;
 
+use crate::accounts;
 use crate::api::client::{ClientConfig, is_loopback};
 use crate::api::retry::RetryPolicy;
 use crate::exit::{self, Fatal};
@@ -69,6 +70,17 @@ pub struct ConnectionArgs {
     #[arg(long, value_name = "PATH")]
     pub api_key_file: Option<PathBuf>,
 
+    /// A named account from the config file (~/.config/wolfeo-bulk/config.toml): its base URL
+    /// and its key (key_file or key_command), instead of WOLFEO_API_KEY and --base-url.
+    #[arg(
+        short,
+        long,
+        env = crate::accounts::ENV_VAR,
+        value_name = "NAME",
+        conflicts_with_all = ["base_url", "api_key_file", "sandbox"]
+    )]
+    pub account: Option<String>,
+
     /// Run against an in-process sandbox on 127.0.0.1 instead of the real API (no key needed).
     #[arg(long)]
     pub sandbox: bool,
@@ -116,6 +128,11 @@ impl ConnectionArgs {
                 .map_err(|e| Fatal::usage(format!("sandbox URL: {e}")))?;
             let key = ApiKey::new(handle.api_key());
             (url, key, Some(handle))
+        } else if let Some(name) = &self.account {
+            let account = accounts::resolve(name, &mut |w| ui.warn(&w))?;
+            let url = parse_base_url(&account.base_url)?;
+            ui.info(&format!("account {name}: {url}"));
+            (url, account.key, None)
         } else {
             let url = parse_base_url(&self.base_url)?;
             let key = secret::load(self.api_key_file.as_deref(), &mut |w| ui.warn(&w))?;

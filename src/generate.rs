@@ -14,7 +14,7 @@ use clap_mangen::Man;
 use clap_mangen::roff::{Roff, bold, roman};
 
 use crate::cli::Cli;
-use crate::exit::{self, Fatal};
+use crate::exit::Fatal;
 
 const BIN: &str = "wolfeo-bulk";
 
@@ -71,17 +71,24 @@ pub fn man_page(page: Option<&str>) -> Result<Vec<u8>, Fatal> {
             .cloned()
             .ok_or_else(|| Fatal::usage(format!("man: no subcommand {name:?}; see --help")))?,
     };
-    let codes = cmd.get_after_help().is_some();
     // The exit-code table gets a real EXIT STATUS section below instead of clap_mangen's
     // "EXTRA", which would run the table's lines together into one paragraph.
-    let cmd = cmd.after_help(None::<&str>).after_long_help(None::<&str>);
+    let codes = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .filter(|h| h.starts_with("Exit codes"));
+    let cmd = if codes.is_some() {
+        cmd.after_help(None::<&str>).after_long_help(None::<&str>)
+    } else {
+        cmd
+    };
     let mut out = Vec::new();
     Man::new(cmd)
         .render(&mut out)
         .map_err(|e| Fatal::usage(format!("man: {e}")))?;
     let mut tail = Roff::new();
-    if codes || page.is_none() {
-        exit_status(&mut tail);
+    if let Some(codes) = codes {
+        exit_status(&mut tail, &codes);
     }
     if page.is_none() {
         see_also(&mut tail, &root);
@@ -90,15 +97,25 @@ pub fn man_page(page: Option<&str>) -> Result<Vec<u8>, Fatal> {
     Ok(out)
 }
 
-/// One `.TP` entry per line of the exit-code table in [`exit::HELP`], the one definition.
-fn exit_status(roff: &mut Roff) {
+/// One `.TP` entry per code of the command's exit-code table (its `after_help`, from
+/// [`crate::exit`], the one definition); an indented line without a code continues the entry.
+fn exit_status(roff: &mut Roff, table: &str) {
     roff.control("SH", ["EXIT STATUS"]);
-    for line in exit::HELP.lines().filter(|l| l.starts_with(' ')) {
-        let line = line.trim_start();
-        let (code, meaning) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let mut entries: Vec<(String, String)> = Vec::new();
+    for line in table.lines().skip(1).map(str::trim) {
+        let (first, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        match entries.last_mut() {
+            Some((_, meaning)) if first.parse::<u8>().is_err() => {
+                meaning.push(' ');
+                meaning.push_str(line);
+            }
+            _ => entries.push((first.to_string(), rest.trim().to_string())),
+        }
+    }
+    for (code, meaning) in entries {
         roff.control("TP", []);
         roff.text([bold(code)]);
-        roff.text([roman(meaning.trim())]);
+        roff.text([roman(meaning)]);
     }
 }
 
@@ -145,7 +162,7 @@ mod tests {
         for word in ["import", "export", "sandbox", "completions", "EXIT STATUS"] {
             assert!(page.contains(word), "page lacks {word}");
         }
-        for code in ["0", "1", "2", "3", "130"] {
+        for code in ["0", "1", "2", "3", "4", "130"] {
             assert!(
                 page.contains(&format!(".TP\n\\fB{code}\\fR")),
                 "no exit code {code}"
@@ -160,6 +177,10 @@ mod tests {
         assert!(page.contains(".TH wolfeo-bulk-import 1"), "{page}");
         assert!(page.contains("dry\\-run"));
         assert!(page.contains("EXIT STATUS"));
+        // A table line that wraps continues its code's entry instead of starting one.
+        let exit_section = &page[page.find("EXIT STATUS").unwrap()..];
+        let entries = exit_section.matches(".TP").count();
+        assert_eq!(entries, 6, "{exit_section}");
         assert!(man_page(Some("nope")).is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! (one module per subcommand), [`results`] (outcomes and the files that record them),
 //! [`sandbox`] (the local imitation of the API), [`ui`] and [`summary`] (what the user sees).
 
+pub mod accounts;
 pub mod api;
 pub mod cli;
 pub mod csv_in;

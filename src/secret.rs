@@ -72,13 +72,13 @@ pub fn load(file: Option<&Path>, warn: &mut dyn FnMut(String)) -> Result<ApiKey,
 }
 
 #[cfg(unix)]
-fn readable_by_others(path: &Path) -> bool {
+pub(crate) fn readable_by_others(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
 }
 
 #[cfg(not(unix))]
-fn readable_by_others(_: &Path) -> bool {
+pub(crate) fn readable_by_others(_: &Path) -> bool {
     false
 }
 

@@ -163,30 +163,42 @@ impl Session {
 
 /// Where the URL and the key came from, for messages that tell the user what to fix.
 struct Origin {
-    base_url: &'static str,
+    base_url: String,
     key: String,
 }
 
 impl Origin {
     fn of(args: &ConnectionArgs) -> Origin {
+        if args.sandbox {
+            return Origin {
+                base_url: "--sandbox".into(),
+                key: "the sandbox".into(),
+            };
+        }
+        if let Some(name) = &args.account {
+            return Origin {
+                base_url: format!("from account {name}"),
+                key: format!("account {name}"),
+            };
+        }
         let from_env = std::env::var("WOLFEO_BASE_URL").ok();
-        let base_url = if args.sandbox {
-            "--sandbox"
-        } else if from_env.as_deref() == Some(args.base_url.as_str())
-            && !std::env::args().any(|a| a == "--base-url" || a.starts_with("--base-url="))
-        {
+        let flag_given =
+            std::env::args().any(|a| a == "--base-url" || a.starts_with("--base-url="));
+        let base_url = if from_env.as_deref() == Some(args.base_url.as_str()) && !flag_given {
             "from WOLFEO_BASE_URL"
-        } else if args.base_url == DEFAULT_BASE_URL {
+        } else if args.base_url == DEFAULT_BASE_URL && !flag_given {
             "the default"
         } else {
             "from --base-url"
         };
         let key = match &args.api_key_file {
-            _ if args.sandbox => "the sandbox".to_string(),
             Some(path) => format!("--api-key-file {}", path.display()),
             None => crate::secret::ENV_VAR.to_string(),
         };
-        Origin { base_url, key }
+        Origin {
+            base_url: base_url.into(),
+            key,
+        }
     }
 }
 

@@ -85,6 +85,8 @@ pub struct Options {
     pub encoding: Option<Encoding>,
     pub max_field_bytes: usize,
     pub max_record_bytes: usize,
+    /// `--limit`: read no record past this many (the rest of the input is never read).
+    pub limit: Option<u64>,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             encoding: None,
             max_field_bytes: 1 << 20,
             max_record_bytes: 4 << 20,
+            limit: None,
         }
     }
 }
@@ -280,6 +283,7 @@ pub struct CsvInput {
     lines: u64,
     prev_cr: bool,
     records: u64,
+    limit: Option<u64>,
 }
 
 impl fmt::Debug for CsvInput {
@@ -337,6 +341,11 @@ impl CsvInput {
     pub fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
         let number = self.records + 1;
         let expected = self.headers.len();
+        if self.limit.is_some_and(|limit| number > limit) {
+            rec.fields.clear();
+            rec.problem = None;
+            return Ok(false);
+        }
         match self.read_into(rec, Some(expected), Some(number)) {
             Ok(true) => {
                 self.records = number;
@@ -440,6 +449,7 @@ impl CsvInput {
             lines: 0,
             prev_cr: false,
             records: 0,
+            limit: opts.limit,
         };
         this.fill_sample()?;
         let sep = parse_sep_line(&this.buf[..this.end], this.eof);

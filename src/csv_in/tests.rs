@@ -983,6 +983,7 @@ proptest! {
             encoding: [None, Some(Encoding::Windows1252), Some(Encoding::Utf16), Some(Encoding::Utf8)][enc],
             max_field_bytes: if small { 4 } else { M },
             max_record_bytes: if small { 16 } else { 4 * M },
+            ..Options::default()
         };
         match CsvInput::open(&Source::Path(f.path().to_path_buf()), &opts) {
             Err(e) => prop_assert!(!e.to_string().contains('\n')),

@@ -58,6 +58,12 @@ pub struct Args {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
 
+    /// Read only the first N data rows (a trial run); the results file then holds only those.
+    /// It counts from the file's first row, also with --resume, so a resumed run with a higher
+    /// limit (or none) continues where this one stopped.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+
     /// Continue an interrupted or aborted run of the same input and results file.
     #[arg(long)]
     pub resume: bool,

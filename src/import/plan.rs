@@ -121,8 +121,7 @@ impl Planner {
         let email = payload
             .get("email")
             .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+            .unwrap_or_default();
         let lower;
         let key = if email
             .bytes()
@@ -162,7 +161,7 @@ impl Planner {
         let body = serde_json::to_vec(&payload).expect("a JSON map always serializes");
         Work::Send(Payload {
             body: Bytes::from(body),
-            email,
+            email: email.to_string(),
             maybe_sent_before: self.previous.as_ref().is_some_and(|p| p.maybe_sent(row)),
         })
     }

@@ -45,8 +45,9 @@ pub fn announce(ui: &Ui, plan: &Plan) -> Facts {
         .map(|&i| plan.headers[i].clone())
         .collect();
     ui.info(&format!(
-        "import {} ({dialect}); mapping: {}{}",
+        "import {}{} ({dialect}); mapping: {}{}",
         plan.source_name,
+        plan.limit.map_or_else(String::new, limit_note),
         plan.header.mapping,
         if unmapped.is_empty() {
             String::new()
@@ -70,7 +71,10 @@ pub fn progress(
     counts: &Arc<Counts>,
     client: Option<&Arc<Client>>,
 ) -> Reporter {
-    let total = plan.scan.as_ref().map(|s| s.records_estimate);
+    let total = plan.scan.as_ref().map(|s| {
+        plan.limit
+            .map_or(s.records_estimate, |n| n.min(s.records_estimate))
+    });
     let counts = Arc::clone(counts);
     let client = client.cloned();
     Reporter::start(ui, "import", "rows", total, move || Status {
@@ -78,6 +82,11 @@ pub fn progress(
         detail: counts.detail(),
         paused: client.as_ref().and_then(|c| c.pacer().pause_remaining()),
     })
+}
+
+/// "first N rows only": said in the opening line and the summary of a `--limit` run.
+pub(crate) fn limit_note(n: u64) -> String {
+    format!(", first {n} row{} only", if n == 1 { "" } else { "s" })
 }
 
 /// How the run ended, once the journal has its end marker.
@@ -162,6 +171,7 @@ pub fn finish(
         results: plan.outputs.results.display().to_string(),
         rejects: plan.outputs.rejects.display().to_string(),
         dry_run: args.dry_run,
+        limit: args.limit,
         resumed: plan.resumed,
         rows: counts.done(),
         outcomes: counts.by_name(),
@@ -197,6 +207,9 @@ pub struct ImportSummary<'a> {
     pub results: String,
     pub rejects: String,
     pub dry_run: bool,
+    /// `--limit`: only the first N data rows were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
     pub resumed: bool,
     pub rows: u64,
     pub outcomes: std::collections::BTreeMap<&'static str, u64>,
@@ -219,7 +232,10 @@ pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate)
     } else {
         "import"
     });
-    t.row("rows", s.rows.to_string());
+    t.row(
+        "rows",
+        format!("{}{}", s.rows, s.limit.map_or_else(String::new, limit_note)),
+    );
     for (name, n) in &s.outcomes {
         if *n > 0 {
             t.row(name, n.to_string());
@@ -295,13 +311,24 @@ pub fn resume_command(results: &Path) -> String {
         words.push("wolfeo-bulk".into());
     }
     words.push("--resume".into());
-    if !std::env::args().any(|a| a == "--results" || a.starts_with("--results=")) {
+    if !std::env::args().any(|a| names_results(&a)) {
         words.push(format!(
             "--results {}",
             shell_quote(&results.display().to_string())
         ));
     }
     words.join(" ")
+}
+
+/// `--results PATH`, `--results=PATH`, `-o PATH`, `-oPATH` or `-no PATH` (after flags without
+/// values): the user already named the results file.
+fn names_results(arg: &str) -> bool {
+    if arg == "--results" || arg.starts_with("--results=") {
+        return true;
+    }
+    arg.strip_prefix('-')
+        .filter(|cluster| !cluster.starts_with('-'))
+        .is_some_and(|cluster| cluster.trim_start_matches(['n', 'q', 'v']).starts_with('o'))
 }
 
 fn shell_quote(s: &str) -> String {
@@ -324,5 +351,22 @@ mod tests {
         assert_eq!(shell_quote("contacts.csv"), "contacts.csv");
         assert_eq!(shell_quote("my file.csv"), "'my file.csv'");
         assert_eq!(shell_quote("it's"), "'it'\\''s'");
+    }
+
+    #[test]
+    fn recognises_every_spelling_of_the_results_flag() {
+        for yes in [
+            "--results",
+            "--results=r.csv",
+            "-o",
+            "-or.csv",
+            "-no",
+            "-qvo",
+        ] {
+            assert!(names_results(yes), "{yes}");
+        }
+        for no in ["--rejects", "-n", "-mFoo=email", "-e", "--", "out.csv"] {
+            assert!(!names_results(no), "{no}");
+        }
     }
 }

@@ -26,6 +26,8 @@ pub struct Plan {
     pub scan: Option<Scan>,
     /// `<stdin>` or the path, as messages name the input.
     pub source_name: String,
+    /// `--limit`: only the first N data rows are read.
+    pub limit: Option<u64>,
     pub dialect: crate::csv_in::Dialect,
     pub headers: Vec<String>,
     pub mapping: Mapping,
@@ -54,6 +56,7 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
     let options = csv_in::Options {
         delimiter: args.delimiter,
         encoding: args.encoding,
+        limit: args.limit,
         ..csv_in::Options::default()
     };
     let scan = match &source {
@@ -100,11 +103,13 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
         },
         &outputs.results,
     )?;
+    check_limit(args.limit, previous.as_ref(), &outputs.results)?;
     let plan = Plan {
         source,
         options,
         scan,
         source_name: input.source_name().to_string(),
+        limit: args.limit,
         dialect: input.dialect().clone(),
         headers,
         mapping,
@@ -168,6 +173,27 @@ impl Plan {
                 self.outputs.results.display()
             ),
         }
+    }
+}
+
+/// A resumed run may raise the limit or drop it, never lower it below a row the earlier run
+/// already recorded: the results file would silently lose that row's outcome (maybe a contact
+/// it created).
+fn check_limit(
+    limit: Option<u64>,
+    previous: Option<&Previous>,
+    results: &Path,
+) -> Result<(), Fatal> {
+    let (Some(limit), Some(previous)) = (limit, previous) else {
+        return Ok(());
+    };
+    match previous.outcomes.keys().max() {
+        Some(&last) if last > limit => Err(Fatal::usage(format!(
+            "--limit {limit}: the run being resumed already recorded row {last} in {}; \
+             pass --limit {last} or more, or no --limit",
+            results.display()
+        ))),
+        _ => Ok(()),
     }
 }
 

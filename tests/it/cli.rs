@@ -91,3 +91,51 @@ fn short_flags_work_on_the_binary() {
     assert!(rows.iter().all(|r| r["_outcome"] == "would_create"));
     assert!(sb.contacts().is_empty(), "a dry run sends nothing");
 }
+
+#[test]
+fn limit_sends_only_the_first_rows_and_resume_finishes_the_file() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.write(
+        "in.csv",
+        "email\na@example.com\nb@example.com\nc@example.com\nd@example.com\n",
+    );
+    let results = env.path("in.results.csv");
+    let summary = env.path("summary.json");
+    let out = bin(&sb)
+        .args(["import", "-l", "2", "--summary-json"])
+        .arg(&summary)
+        .arg(&input)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("first 2 rows only"), "{stderr}");
+    let rows = crate::harness::results(&results);
+    assert_eq!(rows.len(), 2, "rows past the limit are not in the results");
+    let mut stored: Vec<String> = sb.contacts().into_iter().map(|c| c.email).collect();
+    stored.sort();
+    assert_eq!(stored, ["a@example.com", "b@example.com"]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(json["limit"], 2);
+
+    // A resumed run may not lower the limit below a row already recorded...
+    bin(&sb)
+        .args(["import", "--resume", "--limit", "1"])
+        .arg(&input)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("already recorded row 2"));
+    // ...and without one it finishes the file, sending only the rows not sent before.
+    let before = sb.stats().requests_total;
+    bin(&sb)
+        .args(["import", "--resume"])
+        .arg(&input)
+        .assert()
+        .success();
+    assert_eq!(sb.stats().requests_total - before, 2);
+    let rows = crate::harness::results(&results);
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r["_outcome"] == "created"), "{rows:?}");
+    assert_eq!(sb.contacts().len(), 4);
+}

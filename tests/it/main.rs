@@ -1,6 +1,7 @@
 //! The one integration-test binary: every module drives the real binary or the library
 //! against an in-process sandbox on 127.0.0.1:0.
 
+mod accounts;
 mod cli;
 mod engine;
 mod export;
