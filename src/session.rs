@@ -43,6 +43,16 @@ pub struct RequestStats {
     pub achieved_per_second: Option<f64>,
 }
 
+/// Whether the session spends a request checking URL and key before the command's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Import: a wrong key or URL would otherwise be found row by row, after rows were read.
+    Preflight,
+    /// Export: its first request (page 1) is as cheap as the check and fails the same way;
+    /// a cron job's incremental export stays at one or two requests.
+    FirstRequest,
+}
+
 pub struct Session {
     client: Arc<Client>,
     shutdown: Arc<Shutdown>,
@@ -52,8 +62,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects: validates the flags, builds the pacer and the client, checks URL and key.
-    pub async fn open(args: &ConnectionArgs, ui: &Arc<Ui>) -> Result<Session, Fatal> {
+    /// Connects: validates the flags, builds the pacer and the client, and with
+    /// [`Check::Preflight`] checks URL and key before the command's own first request.
+    pub async fn open(args: &ConnectionArgs, ui: &Arc<Ui>, check: Check) -> Result<Session, Fatal> {
         let shutdown = Shutdown::new();
         let (config, sandbox) = args.connect(ui)?;
         warn_above_documented_rate(&config, ui);
@@ -72,7 +83,9 @@ impl Session {
             preflight: RequestStats::default(),
             _sandbox: sandbox,
         };
-        session.preflight = session.check(args, &config, pacer, ui).await?;
+        if check == Check::Preflight {
+            session.preflight = session.check(args, &config, pacer, ui).await?;
+        }
         Ok(session)
     }
 

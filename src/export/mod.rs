@@ -23,7 +23,7 @@ use crate::api::paging::get_page;
 use crate::api::{Contact, format_contact_time};
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Fatal};
-use crate::session::Session;
+use crate::session::{Check, Session};
 use crate::ui::{Reporter, Status, Ui};
 use filter::{Filter, Period, Range};
 use output::{Output, Target};
@@ -143,7 +143,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let plan = plan(&args)?;
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
 
-    let session = Session::open(&args.connection, &ui).await?;
+    let session = Session::open(&args.connection, &ui, Check::FirstRequest).await?;
     session.stop_on_signals(
         &ui,
         "interrupt: stopping; no file is written and the state is unchanged".into(),

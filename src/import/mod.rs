@@ -26,7 +26,7 @@ use crate::cli::ConnectionArgs;
 use crate::csv_in::Encoding;
 use crate::exit::{Exit, Fatal};
 use crate::mapping::{self, Field};
-use crate::session::Session;
+use crate::session::{Check, Session};
 use crate::shutdown::Shutdown;
 use crate::ui::Ui;
 use collect::{Collector, Counts};
@@ -113,7 +113,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let (mut plan, input) = setup::plan(&args)?;
     let session = match args.dry_run {
         true => None,
-        false => Some(Session::open(&args.connection, &ui).await?),
+        false => Some(Session::open(&args.connection, &ui, Check::Preflight).await?),
     };
     let shutdown = session
         .as_ref()
