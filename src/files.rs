@@ -292,20 +292,24 @@ fn identity(path: &Path) -> Identity {
     };
     #[cfg(not(unix))]
     let (inode, device) = (None::<(u64, u64)>, false);
-    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| {
-        // Not there yet: resolve its directory, which may exist, and keep the name.
+    Identity {
+        stdout: path.as_os_str() == STDOUT,
+        device,
+        inode,
+        resolved: resolved_path(path),
+    }
+}
+
+/// `path` with every symbolic link and `..` resolved; a path that does not exist yet is
+/// resolved through its folder, keeping its name.
+pub fn resolved_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| {
         let dir = std::fs::canonicalize(dir_of(path));
         match (dir, path.file_name()) {
             (Ok(dir), Some(name)) => dir.join(name),
             _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         }
-    });
-    Identity {
-        stdout: path.as_os_str() == STDOUT,
-        device,
-        inode,
-        resolved,
-    }
+    })
 }
 
 /// Refuses when any two of `paths` (a label such as `--results` or `the input`, and a path)

@@ -2,16 +2,18 @@
 //!
 //! Same shape as import: flags here, one validated plan, then one pipeline. Concerns live in
 //! [`filter`] (`--period`/`--range`), [`tags`] (the tag column, read per tag before the
-//! contacts), [`pages`] (the concurrent, ordered, de-duplicated walk), [`output`] (the atomic
-//! file, the manifest and the Excel profile) and [`state`] (the `--state` bookmark). The run
+//! contacts), [`walk`] (the stream of contacts: concurrent, de-duplicated, repaired when the
+//! list shifts), [`writer`] (its CSV consumer), [`output`] (the atomic file, the manifest and
+//! the Excel profile) and [`state`] (the `--state` bookmark). The run
 //! ends with the same summary, `--summary-json`, exit codes and Ctrl-C behaviour as import; an
 //! interrupted or failed export leaves no file at the target and does not advance the state.
 
 pub mod filter;
 pub mod output;
-pub mod pages;
 pub mod state;
 pub mod tags;
+pub mod walk;
+pub mod writer;
 
 mod report;
 
@@ -19,17 +21,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::paging::get_page;
-use crate::api::{Contact, format_contact_time};
+use crate::api::format_contact_time;
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Fatal};
 use crate::session::{Check, Session};
 use crate::ui::{Reporter, Status, Ui};
 use filter::{Filter, Period, Range};
 use output::{Output, Target};
-use pages::{COLUMNS, Progress, Rows, Stop};
 use state::State;
 use tags::TagMode;
+use walk::Walker;
+use writer::{COLUMNS, Progress, Rows, Stop};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -142,6 +144,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let started_at = format_contact_time(chrono::Utc::now());
     let plan = plan(&args)?;
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
+    let incremental = bookmark.is_some();
 
     let session = Session::open(&args.connection, &ui, Check::FirstRequest).await?;
     session.stop_on_signals(
@@ -151,8 +154,6 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let client = Arc::clone(session.client());
     let shutdown = Arc::clone(session.shutdown());
     let window = usize::from(args.connection.concurrency);
-    let query_owned = plan.filter.query();
-    let query: Vec<(&str, &str)> = query_owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let target_name = match &plan.target {
         Target::Path(p) => p.display().to_string(),
         Target::Stdout => "standard output".to_string(),
@@ -160,11 +161,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     ui.info(&format!(
         "export {} -> {target_name}{}{}",
         plan.filter,
-        if bookmark.is_some() {
-            " (incremental)"
-        } else {
-            ""
-        },
+        if incremental { " (incremental)" } else { "" },
         args.with_tags
             .map(|m| format!(" with tags as {m:?}").to_lowercase())
             .unwrap_or_default()
@@ -186,33 +183,14 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             .as_ref()
             .map(|t| (t.tags, t.memberships, t.requests));
         let mut rows = Rows::new(out, tag_column, Arc::clone(&progress));
-        // A full export asks for the first pages together instead of waiting one round trip
-        // for page 1's `last_page`: at 300 ms latency that wait is 3 requests' worth of the
-        // rate limit. Small accounts pay at most SPECULATIVE_PAGES - 1 empty pages for it.
-        let speculative = if bookmark.is_none() {
-            pages::SPECULATIVE_PAGES
-        } else {
-            1
-        };
-        // Page 1 takes the first place in the pacer's queue before the others are started.
-        let mut first = std::pin::pin!(get_page::<Contact>(&client, "contacts", &query, 1));
-        let early = futures::poll!(first.as_mut());
-        let ahead: Vec<_> = (2..=speculative)
-            .map(|n| {
-                let client = Arc::clone(&client);
-                let query = query_owned.clone();
-                tokio::spawn(async move {
-                    let query: Vec<(&str, &str)> =
-                        query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    get_page::<Contact>(&client, "contacts", &query, n).await
-                })
-            })
-            .collect();
-        let first = match early {
-            std::task::Poll::Ready(page) => page?,
-            std::task::Poll::Pending => first.await?,
-        };
-        let total = first.meta.map(|m| m.total).filter(|_| bookmark.is_none());
+        let mut walker = Walker::new(
+            Arc::clone(&client),
+            plan.filter.query(),
+            window,
+            bookmark,
+            Arc::clone(&progress),
+        );
+        let total = walker.total().await?.filter(|_| !incremental);
         let reporter = Reporter::start(&ui, "export", "contacts", total, {
             let progress = Arc::clone(&progress);
             let client = Arc::clone(&client);
@@ -226,12 +204,19 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                 paused: client.pacer().pause_remaining(),
             }
         });
-        let walk = match &bookmark {
-            None => pages::full(&client, &query, window, first, ahead, &mut rows).await,
-            Some(b) => pages::incremental(&client, &query, b, first, &mut rows).await,
-        };
+        let written = async {
+            while let Some(batch) = walker.next_batch().await? {
+                for contact in &batch {
+                    rows.write(contact)?;
+                }
+            }
+            Ok::<_, Stop>(())
+        }
+        .await;
+        let newest = walker.take_newest();
+        let walk = written.map(|()| walker.finish());
         reporter.finish();
-        Ok::<_, Fatal>((walk, rows, tag_stats))
+        Ok::<_, Fatal>((walk, rows, tag_stats, newest))
     };
     let outcome = tokio::select! {
         r = work => Some(r),
@@ -261,7 +246,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         }
         Ok(Exit::Interrupted)
     };
-    let (walk, mut rows, tag_stats) = match outcome {
+    let (walk, rows, tag_stats, newest) = match outcome {
         None => return interrupted(),
         Some(Err(f)) if f.is_interrupted() => return interrupted(),
         Some(Err(f)) => return Err(f),
@@ -274,8 +259,11 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Ok(_) => false,
     };
     let walk = walk.unwrap_or_default();
-    let distinct = rows.distinct();
-    let next_state = std::mem::take(&mut rows.newest).advance(plan.previous.as_ref(), plan.filter);
+    // The state moves only past contacts proven written: an unproven walk keeps the old one,
+    // so the next run exports this run's contacts again rather than skip one for good.
+    let next_state = newest
+        .advance(plan.previous.as_ref(), plan.filter)
+        .filter(|_| walk.complete);
     let written = match rows.into_output().finish() {
         Ok(w) => w,
         Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -292,13 +280,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         target: &target_name,
         manifest: plan.manifest.as_deref(),
         filter: plan.filter,
-        incremental: bookmark.is_some(),
+        incremental,
         started_at,
         finished_at,
         elapsed: started.elapsed(),
         written,
         walk,
-        distinct,
         progress: &progress,
         stats: session.stats(),
         tag_stats,

@@ -1,9 +1,12 @@
 //! The end of a successful export: the consistency verdict, the manifest, the summary.
 //!
 //! Runs after the output file is renamed into place (so the manifest describes the file that
-//! is there) and before the state advances. Offset paging cannot give a snapshot, so the
-//! distinct count is compared with the API's `meta.total` and any difference is explained;
-//! with `--strict` a difference is exit 1 (the file is still written: it is the best copy).
+//! is there) and before the state advances. Offset paging cannot give a snapshot: the walk
+//! proves page by page that every contact present throughout is in the file ([`super::walk`]),
+//! and the distinct count is compared with the API's `meta.total` to explain any difference
+//! (contacts created or deleted meanwhile). Only a walk that could not prove itself complete
+//! is a failed count check: a warning, and with `--strict` exit 1 (the file is still written:
+//! it is the best copy).
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +16,8 @@ use serde::Serialize;
 use super::Args;
 use super::filter::Filter;
 use super::output::{Written, write_atomic};
-use super::pages::{Progress, Walk};
+use super::walk::Walk;
+use super::writer::Progress;
 use crate::exit::{Exit, Fatal};
 use crate::session::RequestStats;
 use crate::summary::Summary;
@@ -30,7 +34,6 @@ pub struct Report<'a> {
     pub elapsed: Duration,
     pub written: Written,
     pub walk: Walk,
-    pub distinct: u64,
     pub progress: &'a Progress,
     /// Every request of the run, the preflight included.
     pub stats: RequestStats,
@@ -65,6 +68,9 @@ struct ExportSummary<'a> {
     rows: u64,
     pages: u64,
     pages_reread: u64,
+    shifts_repaired: u64,
+    sequential_pass: bool,
+    complete: bool,
     requests: u64,
     tag_requests: u64,
     throttled_429: u64,
@@ -76,6 +82,8 @@ struct ExportSummary<'a> {
     duplicates_skipped: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     difference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    incomplete: Option<String>,
     sha256: &'a str,
     exit_code: i32,
 }
@@ -84,7 +92,8 @@ impl Report<'_> {
     pub fn finish(self, ui: &Ui) -> Result<Exit, Fatal> {
         let duplicates = Progress::get(&self.progress.duplicates);
         let difference = self.difference(duplicates);
-        let exit = if difference.is_some() && self.args.strict {
+        let incomplete = self.incomplete();
+        let exit = if incomplete.is_some() && self.args.strict {
             Exit::RowsFailed
         } else {
             Exit::Ok
@@ -102,6 +111,13 @@ impl Report<'_> {
             rows: self.written.rows,
             pages: Progress::get(&self.progress.pages),
             pages_reread: self.walk.pages_reread,
+            shifts_repaired: if self.walk.complete {
+                self.walk.shifts
+            } else {
+                0
+            },
+            sequential_pass: self.walk.sequential_pass,
+            complete: self.walk.complete,
             requests: stats.requests,
             tag_requests: self.tag_stats.map_or(0, |t| t.2),
             throttled_429: stats.throttled_429,
@@ -113,16 +129,20 @@ impl Report<'_> {
                 0.0
             },
             api_total: self.walk.total_last,
-            distinct: self.distinct,
+            distinct: self.walk.distinct,
             duplicates_skipped: duplicates,
             difference,
+            incomplete,
             sha256: &self.written.sha256,
             exit_code: exit.code(),
         };
         ui.info(&self.render(&summary));
         if let Some(diff) = &summary.difference {
+            ui.info(&format!("note: {diff}"));
+        }
+        if let Some(why) = &summary.incomplete {
             ui.warn(&format!(
-                "warning: {diff}{}",
+                "warning: {why}{}",
                 if self.args.strict {
                     " (--strict: exit 1)"
                 } else {
@@ -136,36 +156,54 @@ impl Report<'_> {
         Ok(exit)
     }
 
-    /// Why the file may not be an exact copy of the account, or `None` when it is.
+    /// Why the distinct count differs from the API's total at the end, or `None`.
     fn difference(&self, duplicates: u64) -> Option<String> {
         if self.incremental {
             return None;
         }
         let total = self.walk.total_last?;
-        let moved = match self.walk.total_first {
-            Some(first) if first != total => {
-                format!(" (it was {first} when the export started)")
-            }
-            _ => String::new(),
-        };
-        if total == self.distinct {
+        let distinct = self.walk.distinct;
+        if total == distinct {
             return None;
         }
-        let why = if self.distinct < total {
-            "contacts created or deleted during the export shifted the pages; rerun, or export \
-             a closed --range, for an exact copy"
+        let moved = match self.walk.total_first {
+            Some(first) if first != total => format!(" (it was {first} when the export started)"),
+            _ => String::new(),
+        };
+        let checked = if self.walk.complete {
+            "every contact present throughout the export is in the file (checked page by page)"
         } else {
-            "contacts were deleted during the export"
+            "the export could not be checked complete"
         };
         Some(format!(
-            "the API reports {total} contacts{moved} but {} distinct were exported \
-             ({duplicates} repeated on later pages and skipped): {why}",
-            self.distinct
+            "the API reports {total} contacts{moved} and {distinct} distinct were exported \
+             ({duplicates} repeated on later pages and skipped): contacts were created or \
+             deleted during the export; {checked}"
+        ))
+    }
+
+    /// Why the file may miss a contact present throughout the run, or `None` when it cannot.
+    fn incomplete(&self) -> Option<String> {
+        if self.walk.complete {
+            return None;
+        }
+        Some(format!(
+            "the export is not proven complete: the API's pages kept disagreeing with its total \
+             ({} at the end) after {} re-reads; the file may miss contacts{}",
+            self.walk
+                .total_last
+                .map_or("none".to_string(), |t| t.to_string()),
+            self.walk.pages_reread,
+            if self.args.state.is_some() {
+                " and the state file is not advanced"
+            } else {
+                ""
+            }
         ))
     }
 
     fn write_manifest(&self, path: &Path) -> Result<(), Fatal> {
-        let mut columns = super::pages::COLUMNS.to_vec();
+        let mut columns = super::writer::COLUMNS.to_vec();
         if let Some(mode) = self.args.with_tags {
             columns.push(match mode {
                 super::tags::TagMode::Ids => "tag_ids",
@@ -203,9 +241,15 @@ impl Report<'_> {
         t.row(
             "api total",
             match s.api_total {
-                Some(total) if !self.incremental => {
-                    format!("{total} (distinct exported: {})", s.distinct)
-                }
+                Some(total) if !self.incremental => format!(
+                    "{total} (distinct exported: {}{})",
+                    s.distinct,
+                    if s.complete {
+                        ", checked complete"
+                    } else {
+                        ", NOT checked complete"
+                    }
+                ),
                 Some(total) => format!("{total} in the account"),
                 None => "not reported".into(),
             },
@@ -220,7 +264,7 @@ impl Report<'_> {
                 s.requests,
                 s.pages,
                 if s.pages_reread > 0 {
-                    format!(" + {} re-read after shifting", s.pages_reread)
+                    format!(" incl. {} re-read after shifting", s.pages_reread)
                 } else {
                     String::new()
                 },

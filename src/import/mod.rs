@@ -110,7 +110,7 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let clock = report::Clock::start();
-    let (mut plan, input) = setup::plan(&args)?;
+    let (mut plan, input) = setup::plan(&args, &ui)?;
     let session = match args.dry_run {
         true => None,
         false => Some(Session::open(&args.connection, &ui, Check::Preflight).await?),
@@ -149,7 +149,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Arc::new(RowSender {
             client: Arc::clone(client),
             on_exists: args.on_exists,
-            run_started: plan.run_started(),
+            run_started: plan.run_started,
         })
     });
     let (stop, collector) = Pipeline {
@@ -157,7 +157,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             plan.mapping.clone(),
             plan.headers.clone(),
             tags,
-            plan.previous.take(),
+            plan.run_state.previous.take(),
             args.dry_run,
         ),
         input,

@@ -8,12 +8,15 @@
 //! is a usage error (exit 2) while it is still true that nothing was sent. Called by
 //! [`super::run`] right after the input's header is read.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::journal;
-use crate::csv_in::Source;
+use super::journal::{self, Admission, Journal, Lock, Previous, RunHeader};
+use super::scan::Scan;
+use crate::csv_in::{Dialect, Source};
 use crate::exit::Fatal;
 use crate::files::{self, Dest};
+use crate::ui::Ui;
 
 /// The files one import writes.
 #[derive(Debug, Clone)]
@@ -101,6 +104,96 @@ impl Outputs {
             }
         }
         Ok(())
+    }
+}
+
+/// The journal side of a run: the lock held until the run ends, and the earlier run it
+/// continues, if any.
+pub struct RunState {
+    lock: Option<Lock>,
+    pub previous: Option<Previous>,
+}
+
+impl Outputs {
+    /// Locks the results file, reads its journal and applies the rerun rules
+    /// ([`journal::admit`]). Nothing is sent yet and only a rerun's kept-aside files are written.
+    pub fn admit(
+        &self,
+        header: &RunHeader,
+        args: &super::Args,
+        stdin: bool,
+        ui: &Ui,
+    ) -> Result<RunState, Fatal> {
+        let Some(path) = &self.journal else {
+            return Ok(RunState {
+                lock: None,
+                previous: None,
+            });
+        };
+        let (mut lock, found) = Lock::acquire(path, &self.results, args.dry_run)?;
+        let how = Admission {
+            resume: args.resume,
+            restart: args.restart,
+            dry_run: args.dry_run,
+            stdin,
+            results: &self.results,
+            rejects: &self.rejects,
+        };
+        let previous = journal::admit(&mut lock, found, header, how, ui)?;
+        Ok(RunState {
+            lock: Some(lock),
+            previous,
+        })
+    }
+}
+
+impl RunState {
+    /// The journal writer, called when the run is about to send: a fresh journal starts with
+    /// its header; a resumed one is cut after its last complete line and appended to.
+    pub fn journal(&mut self, header: &RunHeader, dry_run: bool) -> Result<Option<Journal>, Fatal> {
+        let Some(lock) = self.lock.as_mut().filter(|_| !dry_run) else {
+            return Ok(None);
+        };
+        let journal = match &self.previous {
+            Some(previous) => Journal::append(lock, previous.valid_len()),
+            None => Journal::start(lock, header),
+        };
+        journal.map(Some).map_err(|e| at(lock.path(), e))
+    }
+}
+
+/// What identifies a run for `--resume`: the input's bytes and every option that changes
+/// what is sent.
+pub fn run_header(
+    args: &super::Args,
+    scan: Option<&Scan>,
+    dialect: &Dialect,
+    mapping: String,
+) -> RunHeader {
+    // Effective values: an explicit `--delimiter ,` equals the detected comma.
+    let options = BTreeMap::from([
+        ("--map".to_string(), mapping),
+        (
+            "--on-exists".to_string(),
+            args.on_exists.as_str().to_string(),
+        ),
+        ("--encoding".to_string(), dialect.encoding.to_string()),
+        (
+            "--delimiter".to_string(),
+            format!("{:?}", char::from(dialect.delimiter)),
+        ),
+        (
+            "--create-missing-tags".to_string(),
+            args.create_missing_tags.to_string(),
+        ),
+    ]);
+    RunHeader {
+        version: journal::VERSION,
+        input: args.input.clone(),
+        input_size: scan.map_or(0, |s| s.size),
+        input_hash: scan.map_or_else(String::new, |s| s.hash.clone()),
+        options,
+        started_at: chrono::Utc::now(),
     }
 }
 

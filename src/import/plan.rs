@@ -150,7 +150,7 @@ impl Planner {
         if let Some(previous) = &self.previous
             && let Some(settled) = previous.settled_outcome(row)
         {
-            return Work::Settled(settled.clone());
+            return Work::Settled(settled);
         }
         if self.dry_run {
             return Work::Done(Outcome::new(Kind::WouldCreate));

@@ -48,14 +48,14 @@ pub fn announce(ui: &Ui, plan: &Plan) -> Facts {
         "import {}{} ({dialect}); mapping: {}{}",
         plan.source_name,
         plan.limit.map_or_else(String::new, limit_note),
-        plan.header.mapping,
+        plan.header.option("--map"),
         if unmapped.is_empty() {
             String::new()
         } else {
             format!("; not sent: {}", unmapped.join(", "))
         }
     ));
-    if let Some(previous) = &plan.previous {
+    if let Some(previous) = &plan.run_state.previous {
         ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
             previous.settled()
@@ -120,10 +120,6 @@ impl Ending {
                 Some(j) => j.end(state),
                 None => Ok(()),
             });
-        if session.is_none() && plan.outputs.journal.is_some() {
-            // The journal belongs to real runs; a dry run only held its lock.
-            std::fs::remove_file(plan.journal_path()).ok();
-        }
         ended.map_err(|e| io_fatal(plan.journal_path(), e).once_sent(sent))?;
         Ok(Ending { state, fatal })
     }
@@ -181,7 +177,7 @@ pub fn finish(
         elapsed_seconds: clock.0.elapsed().as_secs_f64(),
         achieved_requests_per_second: stats.achieved_per_second.unwrap_or(0.0),
         dialect: facts.dialect.clone(),
-        mapping: plan.header.mapping.clone(),
+        mapping: plan.header.option("--map").to_string(),
         unmapped_columns: facts.unmapped.clone(),
         eta_seconds_at_rate: eta,
         exit_code: exit.code(),

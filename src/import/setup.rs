@@ -8,17 +8,17 @@
 //! journal lock; every error is a usage error (exit 2: nothing was sent). Called by
 //! [`super::run`] before the session opens.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::journal::{self, Journal, Previous, RunHeader};
-use super::outputs::{self, Outputs};
+use super::journal::{Journal, Previous, RunHeader};
+use super::outputs::{self, Outputs, RunState};
 use super::scan::{self, Scan};
 use super::{Args, report};
 use crate::csv_in::{self, CsvInput, Source};
 use crate::exit::Fatal;
 use crate::mapping::Mapping;
 use crate::results::{RejectsWriter, ResultsWriter};
+use crate::ui::Ui;
 
 pub struct Plan {
     pub source: Source,
@@ -33,10 +33,13 @@ pub struct Plan {
     pub mapping: Mapping,
     pub outputs: Outputs,
     pub header: RunHeader,
-    /// The earlier run this one continues (`--resume`), if any; the planner takes it.
-    pub previous: Option<Previous>,
+    /// The journal lock and the earlier run this one continues (`--resume`), if any; the
+    /// planner takes `previous`.
+    pub run_state: RunState,
     pub resumed: bool,
-    journal_file: Option<File>,
+    /// When the first run of this import started (kept across resumes): contacts created
+    /// after it may be ours.
+    pub run_started: chrono::DateTime<chrono::Utc>,
 }
 
 /// The files a real run writes, opened once the session is up.
@@ -47,7 +50,7 @@ pub struct Files {
 }
 
 /// The plan, and the opened input the pipeline's reader will consume.
-pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
+pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
     let source = if args.input == "-" {
         Source::Stdin
     } else {
@@ -76,34 +79,18 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
             dry_run: args.dry_run,
         },
     )?;
-    let header = RunHeader {
-        version: journal::VERSION,
-        input: args.input.clone(),
-        input_size: scan.as_ref().map_or(0, |s| s.size),
-        input_hash: scan.as_ref().map_or_else(String::new, |s| s.hash.clone()),
-        mapping: mapping.describe(&headers),
-        on_exists: args.on_exists.as_str().to_string(),
-        started_at: chrono::Utc::now(),
-    };
-    let (journal_file, previous) = match &outputs.journal {
-        Some(path) => {
-            let (file, previous) = Journal::lock(path, &outputs.results)?;
-            (Some(file), previous)
-        }
-        None => (None, None),
-    };
-    let previous = journal::admit(
-        previous,
-        &header,
-        journal::Admission {
-            resume: args.resume,
-            restart: args.restart,
-            dry_run: args.dry_run,
-            stdin: matches!(source, Source::Stdin),
-        },
-        &outputs.results,
-    )?;
-    check_limit(args.limit, previous.as_ref(), &outputs.results)?;
+    let header = outputs::run_header(
+        args,
+        scan.as_ref(),
+        input.dialect(),
+        mapping.describe(&headers),
+    );
+    let run_state = outputs.admit(&header, args, matches!(source, Source::Stdin), ui)?;
+    check_limit(args.limit, run_state.previous.as_ref(), &outputs.results)?;
+    let run_started = run_state
+        .previous
+        .as_ref()
+        .map_or(header.started_at, |p| p.header.started_at);
     let plan = Plan {
         source,
         options,
@@ -115,35 +102,19 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
         mapping,
         outputs,
         header,
-        resumed: previous.is_some(),
-        previous,
-        journal_file,
+        resumed: run_state.previous.is_some(),
+        run_state,
+        run_started,
     };
     Ok((plan, input))
 }
 
 impl Plan {
-    /// When the first run of this import started (kept across resumes): contacts created
-    /// after it may be ours.
-    pub fn run_started(&self) -> chrono::DateTime<chrono::Utc> {
-        self.previous
-            .as_ref()
-            .map_or(self.header.started_at, |p| p.header.started_at)
-    }
-
     /// Starts (or, on resume, continues) the journal and creates the results and rejects
     /// files: called once the session is up, so a refused key leaves no half-started run.
     pub fn open_files(&mut self, dry_run: bool) -> Result<Files, Fatal> {
-        let journal = match self.journal_file.take() {
-            Some(_) if dry_run => None,
-            None => None,
-            Some(file) if self.resumed => {
-                Some(Journal::append(file).map_err(|e| io_fatal(self.journal_path(), e))?)
-            }
-            Some(file) => Some(
-                Journal::start(file, &self.header).map_err(|e| io_fatal(self.journal_path(), e))?,
-            ),
-        };
+        // The header is written only now, when requests are about to be sent.
+        let journal = self.run_state.journal(&self.header, dry_run)?;
         let results = ResultsWriter::create(&self.outputs.results, &self.headers)
             .map_err(|e| io_fatal(&self.outputs.results, e))?;
         let rejects = RejectsWriter::create(&self.outputs.rejects, &self.headers)
@@ -156,7 +127,10 @@ impl Plan {
     }
 
     pub fn journal_path(&self) -> &Path {
-        self.outputs.journal.as_deref().unwrap_or(Path::new(""))
+        self.outputs
+            .journal
+            .as_deref()
+            .unwrap_or(&self.outputs.results)
     }
 
     /// What to do next after a run that stopped early: the exact `--resume` command for a
@@ -187,8 +161,8 @@ fn check_limit(
     let (Some(limit), Some(previous)) = (limit, previous) else {
         return Ok(());
     };
-    match previous.outcomes.keys().max() {
-        Some(&last) if last > limit => Err(Fatal::usage(format!(
+    match previous.last_row() {
+        Some(last) if last > limit => Err(Fatal::usage(format!(
             "--limit {limit}: the run being resumed already recorded row {last} in {}; \
              pass --limit {last} or more, or no --limit",
             results.display()

@@ -314,6 +314,12 @@ impl SandboxHandle {
         }
     }
 
+    /// Deletes a contact, as another user of the account would (`DELETE /v1/contact` does the
+    /// same over HTTP); `false` when there was none with this id.
+    pub fn delete_contact(&self, id: u64) -> bool {
+        self.app.store().delete(store::Ident::Id(id)).is_ok()
+    }
+
     pub fn set_fault_rates(&self, fail_rate: f64, drop_rate: f64) {
         self.app.faults.set_rates(fail_rate, drop_rate);
     }

@@ -2,9 +2,10 @@
 //!
 //! Invariants: `contacts` is sorted by `(created_at, id)` (seeded contacts are generated in that
 //! order and new ones are appended with `created_at = now`, clamped to never go below the last
-//! one, so appending keeps it sorted); ids only grow; nothing is ever deleted, so the positions
-//! in `by_id` stay valid. Newest-first paging and period filters are then two binary searches and
-//! a slice. The whole store sits behind one mutex in `App`; every method here is synchronous so
+//! one, so appending keeps it sorted); ids only grow and are never reused. A delete (rare: tests
+//! and `DELETE /v1/contact`) removes the record from the vector and renumbers the positions in
+//! `by_id` after it, so they stay valid. Newest-first paging and period filters are then two
+//! binary searches and a slice. The whole store sits behind one mutex in `App`; every method here is synchronous so
 //! the lock can never be held across an `.await`.
 
 use std::collections::{BTreeSet, HashMap};
@@ -224,6 +225,24 @@ impl Store {
         append_unique(&mut c.tags, &f.tags);
         append_unique(&mut c.sequences, &f.sequences);
         Ok(full_contact(c))
+    }
+
+    /// Removes a contact and its tag memberships; the later contacts move up one position, as
+    /// rows do in a database table, which is what shifts the newest-first pages.
+    pub fn delete(&mut self, ident: Ident) -> Result<api::Contact, Refusal> {
+        let id = self.find(ident).ok_or(Refusal::ContactNotFound)?.id;
+        let pos = self.by_id.remove(&id).ok_or(Refusal::ContactNotFound)?;
+        let removed = self.account.contacts.remove(pos);
+        self.by_email.remove(&removed.email.to_lowercase());
+        for tag in &removed.tags {
+            if let Some(members) = self.tag_members.get_mut(tag) {
+                members.remove(&id);
+            }
+        }
+        for (offset, c) in self.account.contacts[pos..].iter().enumerate() {
+            self.by_id.insert(c.id, pos + offset);
+        }
+        Ok(full_contact(&removed))
     }
 
     /// Newest first among contacts with `from <= created_at < to`.
@@ -512,6 +531,27 @@ mod tests {
             s.update(Ident::Id(99), Fields::default()),
             Err(Refusal::ContactNotFound)
         );
+    }
+
+    #[test]
+    fn delete_removes_the_contact_everywhere_and_keeps_positions_valid() {
+        let mut s = store();
+        for (i, day) in [2, 3, 5].into_iter().enumerate() {
+            s.create(new(&format!("c{i}@b.co"), vec![1]), at(day))
+                .unwrap();
+        }
+        let gone = s.delete(Ident::Email("C1@b.co")).unwrap();
+        assert_eq!(gone.id, 2);
+        assert_eq!(s.delete(Ident::Id(2)), Err(Refusal::ContactNotFound));
+        assert!(s.find(Ident::Email("c1@b.co")).is_none());
+        assert_eq!(s.find(Ident::Id(3)).unwrap().email, "c2@b.co");
+        let (page, meta) = s.list((None, None), 1, 50);
+        assert_eq!(page.iter().map(|c| c.id).collect::<Vec<_>>(), [3, 1]);
+        assert_eq!(meta.total, 2);
+        let (members, _) = s.tag_contacts(1, 1, 50).unwrap();
+        assert_eq!(members.iter().map(|c| c.id).collect::<Vec<_>>(), [1, 3]);
+        // Ids are not reused, and the email is free again.
+        assert_eq!(s.create(new("c1@b.co", vec![]), at(6)), Ok(4));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod export;
 mod harness;
 mod hostile;
 mod import;
+mod journal;
 mod outputs;
 mod resilience;
 mod sandbox;

@@ -72,7 +72,7 @@ async fn not_found_for_routes_tags_sequences_and_contacts() {
     for (method, path) in [
         (Method::GET, "/v1/nothing"),
         (Method::GET, "/nothing"),
-        (Method::DELETE, "/v1/contact"),
+        (Method::DELETE, "/v1/contacts"),
         (Method::POST, "/v1/contacts"),
     ] {
         let r = sb.send(sb.request(method, path)).await;

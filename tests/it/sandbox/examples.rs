@@ -407,3 +407,55 @@ async fn update_is_partial_and_appends_lists() {
                "gdpr": ["The gdpr field must be true or false."]})
     );
 }
+
+/// `DELETE /v1/contact` is inferred (see `src/sandbox/routes.rs`): the contact, its email and
+/// its tag memberships are gone, and the newest-first pages shift as in a database table.
+#[tokio::test]
+async fn delete_by_id_or_email_shifts_the_pages() {
+    let sb = start(Config {
+        seed_tags: 1,
+        ..Config::default()
+    });
+    let ann = sb.create("ann@x.co").await;
+    let bob = sb.create("bob@x.co").await;
+    let cat = sb.create("cat@x.co").await;
+    let r = sb
+        .put("/v1/contact", json!({"contact_id": bob, "tag_ids": "1"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = sb
+        .send(sb.request(Method::DELETE, &format!("/v1/contact?contact_id={bob}")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json(), json!({"success": true, "data": {"id": bob}}));
+    assert_error(
+        &sb.get(&format!("/v1/contact?contact_id={bob}")).await,
+        404,
+        "NOT_FOUND",
+    );
+    let page = sb.get("/v1/contacts?per_page=1&page=2").await.json();
+    assert_eq!(page["data"][0]["id"], json!(ann), "ann moved up to page 2");
+    assert_eq!(page["meta"]["total"], json!(2));
+    let members = sb.get("/v1/tags-contacts?tag_id=1").await.json();
+    assert_eq!(members["data"], json!([]));
+    let r = sb
+        .send(
+            sb.request(Method::DELETE, "/v1/contact")
+                .json(&json!({"email": "CAT@x.co"})),
+        )
+        .await;
+    assert_eq!(r.json()["data"]["id"], json!(cat));
+    let again = sb
+        .send(sb.request(Method::DELETE, "/v1/contact?email=cat@x.co"))
+        .await;
+    assert_error(&again, 404, "NOT_FOUND");
+    assert_error(
+        &sb.send(sb.request(Method::DELETE, "/v1/contact")).await,
+        422,
+        "VALIDATION_ERROR",
+    );
+    assert_eq!(sb.handle.contacts().len(), 1);
+    assert!(sb.handle.delete_contact(ann));
+    assert!(!sb.handle.delete_contact(ann));
+    assert!(sb.handle.contacts().is_empty());
+}

@@ -1,0 +1,153 @@
+//! The CSV consumer of the contact stream: renders each contact as one row of the export.
+//!
+//! [`super::walk`] yields every contact once, newest first; [`Rows`] turns them into cells
+//! (the import field names, so that `export | import` round-trips, plus the tag column) and
+//! writes them to the [`Output`]. A `verify` command or a test consumes the same stream without
+//! this writer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::output::Output;
+use super::tags::TagColumn;
+use crate::api::Contact;
+use crate::exit::Fatal;
+
+/// The import field names, so that `export | import` round-trips; the tag column follows.
+pub const COLUMNS: [&str; 7] = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "email_marketing",
+    "gdpr",
+    "created_at",
+];
+
+/// Why a walk ended early.
+#[derive(Debug)]
+pub enum Stop {
+    Fatal(Fatal),
+    /// The reader of stdout went away (`| head`): not an error, exit 0.
+    Closed,
+}
+
+impl From<Fatal> for Stop {
+    fn from(f: Fatal) -> Stop {
+        Stop::Fatal(f)
+    }
+}
+
+/// Live counters for the progress display and the summary: rows written here, pages read
+/// and repeated ids skipped by the walk.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub rows: AtomicU64,
+    pub pages: AtomicU64,
+    pub duplicates: AtomicU64,
+}
+
+impl Progress {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Renders and writes contacts in the order the walk yields them.
+pub struct Rows {
+    out: Output,
+    tags: Option<TagColumn>,
+    pub progress: Arc<Progress>,
+    cells: Vec<String>,
+}
+
+impl Rows {
+    pub fn new(out: Output, tags: Option<TagColumn>, progress: Arc<Progress>) -> Rows {
+        Rows {
+            out,
+            tags,
+            progress,
+            cells: Vec::with_capacity(COLUMNS.len() + 1),
+        }
+    }
+
+    /// Writes one contact; a reader of stdout that went away is [`Stop::Closed`].
+    pub fn write(&mut self, contact: &Contact) -> Result<(), Stop> {
+        self.render(contact);
+        self.out.write_row(&self.cells).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Stop::Closed
+            } else {
+                Stop::Fatal(Fatal::usage(format!("writing the export: {e}")))
+            }
+        })?;
+        self.progress.rows.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn render(&mut self, c: &Contact) {
+        let flag = |b: bool| if b { "true" } else { "false" }.to_string();
+        self.cells.clear();
+        self.cells.extend([
+            c.id.to_string(),
+            c.email.clone(),
+            c.first_name.clone().unwrap_or_default(),
+            c.last_name.clone().unwrap_or_default(),
+            flag(c.email_marketing),
+            flag(c.gdpr),
+            c.created_at.clone().unwrap_or_default(),
+        ]);
+        if let Some(tags) = &self.tags {
+            self.cells.push(tags.cell(c.id));
+        }
+    }
+
+    pub fn into_output(self) -> Output {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::output::Target;
+
+    fn contact(id: u64) -> Contact {
+        Contact {
+            id,
+            email: format!("c{id}@example.com"),
+            first_name: Some("Ann".into()),
+            last_name: None,
+            email_marketing: true,
+            gdpr: false,
+            created_at: Some("2024-01-01T09:00:00.000000Z".into()),
+            tags: None,
+            sequences: None,
+        }
+    }
+
+    #[test]
+    fn rows_are_rendered_in_the_order_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.csv");
+        let out = Output::create(&Target::Path(path.clone()), false, &COLUMNS).unwrap();
+        let progress = Arc::new(Progress::default());
+        let mut rows = Rows::new(out, None, Arc::clone(&progress));
+        for id in [3, 2, 1] {
+            rows.write(&contact(id)).unwrap();
+        }
+        rows.into_output().finish().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(ids, ["3", "2", "1"]);
+        assert_eq!(
+            text.lines().nth(1).unwrap(),
+            "3,c3@example.com,Ann,,true,false,2024-01-01T09:00:00.000000Z"
+        );
+        assert_eq!(Progress::get(&progress.rows), 3);
+    }
+}
