@@ -48,9 +48,10 @@ pub struct RequestStats {
 pub enum Check {
     /// Import: a wrong key or URL would otherwise be found row by row, after rows were read.
     Preflight,
-    /// Export: its first request (page 1) is as cheap as the check and fails the same way;
-    /// a cron job's incremental export stays at one or two requests.
-    FirstRequest,
+    /// Export, whose first request (page 1) is as cheap as the check and fails the same way,
+    /// so a cron job's incremental export stays at one or two requests; and the resume of a
+    /// finished import, which sends nothing.
+    Skip,
 }
 
 pub struct Session {

@@ -146,7 +146,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
     let incremental = bookmark.is_some();
 
-    let session = Session::open(&args.connection, &ui, Check::FirstRequest).await?;
+    let session = Session::open(&args.connection, &ui, Check::Skip).await?;
     session.stop_on_signals(
         &ui,
         "interrupt: stopping; no file is written and the state is unchanged".into(),

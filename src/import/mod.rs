@@ -26,7 +26,7 @@ use crate::cli::ConnectionArgs;
 use crate::csv_in::Encoding;
 use crate::exit::{Exit, Fatal};
 use crate::mapping::{self, Field};
-use crate::session::{Check, Session};
+use crate::session::Session;
 use crate::shutdown::Shutdown;
 use crate::ui::Ui;
 use collect::{Collector, Counts};
@@ -113,7 +113,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let (mut plan, input) = setup::plan(&args, &ui)?;
     let session = match args.dry_run {
         true => None,
-        false => Some(Session::open(&args.connection, &ui, Check::Preflight).await?),
+        false => Some(Session::open(&args.connection, &ui, plan.check()).await?),
     };
     let shutdown = session
         .as_ref()

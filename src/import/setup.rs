@@ -18,6 +18,7 @@ use crate::csv_in::{self, CsvInput, Source};
 use crate::exit::Fatal;
 use crate::mapping::Mapping;
 use crate::results::{RejectsWriter, ResultsWriter};
+use crate::session::Check;
 use crate::ui::Ui;
 
 pub struct Plan {
@@ -124,6 +125,15 @@ impl Plan {
             rejects,
             journal,
         })
+    }
+
+    /// Whether the session checks URL and key first: not when resuming a finished run, which
+    /// sends nothing.
+    pub fn check(&self) -> Check {
+        match &self.run_state.previous {
+            Some(previous) if previous.finished() => Check::Skip,
+            _ => Check::Preflight,
+        }
     }
 
     pub fn journal_path(&self) -> &Path {
