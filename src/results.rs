@@ -121,6 +121,17 @@ impl Outcome {
         self.message = Some(message.into());
         self
     }
+
+    /// Adds a note on how the row was read after whatever message the outcome has.
+    pub fn with_note(mut self, note: Option<String>) -> Self {
+        if let Some(note) = note {
+            self.message = Some(match self.message.take() {
+                Some(m) if !m.is_empty() => format!("{m}; {note}"),
+                _ => note,
+            });
+        }
+        self
+    }
 }
 
 /// Writes the results file, in input order.

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
 use crate::import::dedupe::{DupSet, Seen};
 use crate::import::journal::Previous;
-use crate::mapping::{Field, Mapping};
+use crate::mapping::{self, Consent, Field, Mapping};
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
 use crate::validate::{self, Mode};
@@ -41,6 +41,9 @@ pub enum Work {
 pub struct Payload {
     pub body: Bytes,
     pub email: String,
+    /// How the row was read, for its `_message` whatever the server answers (an email taken
+    /// from a second column, an opt-out that won over an opt-in).
+    pub note: Option<String>,
     /// A previous run may already have sent this row: a 409 must be looked up, not trusted.
     pub maybe_sent_before: bool,
 }
@@ -107,7 +110,7 @@ impl Planner {
             outcome.error_code = Some("MALFORMED_ROW".into());
             return Work::Done(outcome);
         }
-        let payload = match self.payload(&record.fields) {
+        let (payload, note) = match self.payload(&record.fields) {
             Ok(p) => p,
             Err(outcome) => return Work::Done(outcome),
         };
@@ -116,7 +119,7 @@ impl Planner {
             let mut outcome = Outcome::new(Kind::Invalid).with_message(error.message);
             outcome.error_code = Some(error.code);
             outcome.details = error.details;
-            return Work::Done(outcome);
+            return Work::Done(outcome.with_note(note));
         }
         let email = payload
             .get("email")
@@ -153,7 +156,7 @@ impl Planner {
             return Work::Settled(settled);
         }
         if self.dry_run {
-            return Work::Done(Outcome::new(Kind::WouldCreate));
+            return Work::Done(Outcome::new(Kind::WouldCreate).with_note(note));
         }
         if stopping {
             return Work::Done(Outcome::new(Kind::NotAttempted));
@@ -162,39 +165,40 @@ impl Planner {
         Work::Send(Payload {
             body: Bytes::from(body),
             email: email.to_string(),
+            note,
             maybe_sent_before: self.previous.as_ref().is_some_and(|p| p.maybe_sent(row)),
         })
     }
 
-    /// The JSON body exactly as it will be sent: cells trimmed, empty cells left out, boolean
-    /// spellings turned into JSON booleans, everything else as written (no numeric casting).
-    fn payload(&self, cells: &[String]) -> Result<Map<String, Value>, Outcome> {
-        let cell = |field: Field| {
-            self.mapping
-                .column(field)
-                .and_then(|i| cells.get(i))
-                .map(|c| c.trim())
-                .filter(|c| !c.is_empty())
-        };
+    /// The JSON body exactly as it will be sent, and what the row's `_message` should say
+    /// about how it was read: cells trimmed, empty cells left out, recognised yes/no spellings
+    /// turned into JSON booleans (opt-out columns winning), everything else as written (no
+    /// numeric casting).
+    fn payload(&self, cells: &[String]) -> Result<(Map<String, Value>, Option<String>), Outcome> {
         let mut map = Map::new();
-        if let Some(email) = cell(Field::Email) {
-            map.insert("email".into(), Value::String(email.to_string()));
+        let mut notes = Vec::new();
+        if let Some(email) = self.mapping.text(Field::Email, cells) {
+            map.insert("email".into(), Value::String(email.value.to_string()));
+            notes.extend(email.note);
         }
         for (field, key) in TEXT_FIELDS {
-            if let Some(v) = cell(field) {
-                map.insert(key.into(), Value::String(v.to_string()));
+            if let Some(text) = self.mapping.text(field, cells) {
+                map.insert(key.into(), Value::String(text.value.to_string()));
             }
         }
         for (field, key) in BOOL_FIELDS {
-            if let Some(v) = cell(field) {
-                let value = match validate::parse_bool_cell(v) {
-                    Some(b) => Value::Bool(b),
-                    None => Value::String(v.to_string()),
-                };
-                map.insert(key.into(), value);
+            match self.mapping.consent(field, cells) {
+                Consent::Absent => {}
+                Consent::Send(b, note) => {
+                    map.insert(key.into(), Value::Bool(b));
+                    notes.extend(note);
+                }
+                Consent::AsWritten(v) => {
+                    map.insert(key.into(), Value::String(v.to_string()));
+                }
             }
         }
-        if let Some(names) = cell(Field::Tags) {
+        if let Some(names) = self.mapping.column(Field::Tags).and_then(|c| cells.get(c)) {
             let ids = self.resolve_tags(names)?;
             if !ids.is_empty() {
                 let merged = match map.get("tag_ids").and_then(Value::as_str) {
@@ -204,10 +208,10 @@ impl Planner {
                 map.insert("tag_ids".into(), Value::String(merged));
             }
         }
-        Ok(map)
+        Ok((map, (!notes.is_empty()).then(|| notes.join("; "))))
     }
 
-    /// `tags` cells hold names separated by commas (or `|`/`;`), resolved with `GET /v1/tags`.
+    /// A `tags` cell of names (see [`split_tag_names`]), resolved with `GET /v1/tags`.
     fn resolve_tags(&self, names: &str) -> Result<String, Outcome> {
         let Some(index) = &self.tags else {
             return Ok(String::new());
@@ -219,7 +223,7 @@ impl Planner {
                 None => {
                     let mut outcome = Outcome::new(Kind::Invalid).with_message(format!(
                         "Tag not found: {} (use --create-missing-tags to create it)",
-                        sanitize_for_message(name, 80)
+                        sanitize_for_message(&name, 80)
                     ));
                     outcome.error_code = Some(crate::api::codes::NOT_FOUND.into());
                     return Err(outcome);
@@ -278,11 +282,9 @@ pub fn spawn_reader(
         .expect("spawning the reader thread")
 }
 
-/// Splits a cell of tag names; empty items are ignored.
-pub fn split_tag_names(cell: &str) -> impl Iterator<Item = &str> {
-    cell.split([',', '|', ';'])
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
+/// The tag names of a cell, in any of the encodings [`mapping::values::tag_names`] reads.
+pub fn split_tag_names(cell: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    mapping::values::tag_names(cell)
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ impl Clock {
 pub struct Facts {
     dialect: String,
     unmapped: Vec<String>,
+    consent: String,
 }
 
 /// One line before the first row: input, dialect, mapping, and what a resume skips.
@@ -55,13 +56,19 @@ pub fn announce(ui: &Ui, plan: &Plan) -> Facts {
             format!("; not sent: {}", unmapped.join(", "))
         }
     ));
+    let consent = plan.mapping.consent_line(&plan.headers);
+    ui.info(&consent);
     if let Some(previous) = &plan.run_state.previous {
         ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
             previous.settled()
         ));
     }
-    Facts { dialect, unmapped }
+    Facts {
+        dialect,
+        unmapped,
+        consent,
+    }
 }
 
 /// The live bar (or plain lines) over the collector's counters.
@@ -179,6 +186,7 @@ pub fn finish(
         dialect: facts.dialect.clone(),
         mapping: plan.header.option("--map").to_string(),
         unmapped_columns: facts.unmapped.clone(),
+        consent: facts.consent.clone(),
         eta_seconds_at_rate: eta,
         exit_code: exit.code(),
     };
@@ -216,6 +224,8 @@ pub struct ImportSummary<'a> {
     pub achieved_requests_per_second: f64,
     pub dialect: String,
     pub mapping: String,
+    /// Which columns feed `email_marketing` and `gdpr`, or that the server's default applies.
+    pub consent: String,
     pub unmapped_columns: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_seconds_at_rate: Option<f64>,
@@ -281,6 +291,13 @@ pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate)
         t.row("unmapped", s.unmapped_columns.join(", "));
     }
     t.row("dialect", s.dialect.clone());
+    t.row(
+        "consent",
+        s.consent
+            .strip_prefix("consent: ")
+            .unwrap_or(&s.consent)
+            .to_string(),
+    );
     ui.info(&t.render());
 }
 

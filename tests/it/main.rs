@@ -3,6 +3,7 @@
 
 mod accounts;
 mod cli;
+mod consent;
 mod engine;
 mod export;
 mod harness;

@@ -1,0 +1,523 @@
+//! Maps CSV header names to the email-marketing API's contact fields.
+//!
+//! The import command calls [`Mapping::resolve`] once with the header row and the user's
+//! `--map` pairs, before any row is sent; a [`MappingError`] is a usage error (the caller exits
+//! 2). The planner then reads each row through [`Mapping::text`] and [`Mapping::consent`].
+//! Invariants: a field has one primary column (a mapping never guesses between two candidates,
+//! it asks), possibly followed by fallback columns tried in order; consent columns that say
+//! "unsubscribed" can only ever lower consent, so no file is read as subscribing someone it
+//! says unsubscribed; an email column is required. Headers are matched through the alias table
+//! of [`aliases`] (real exports of Mailchimp, HubSpot, Brevo, Google, Outlook, Shopify, ...), and
+//! `--map` column names the same way. This module is independent of `csv_in`.
+
+mod aliases;
+mod row;
+#[cfg(test)]
+mod tests;
+pub mod values;
+
+use std::fmt;
+use std::str::FromStr;
+
+use aliases::{Role, field_named, is_own_column, lookup, normalize};
+pub use row::Consent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Email,
+    FirstName,
+    LastName,
+    EmailMarketing,
+    Gdpr,
+    TagIds,
+    /// Tag names, which the API resolves or creates; not [`Field::TagIds`].
+    Tags,
+    SequenceIds,
+}
+
+impl Field {
+    /// Order used by [`Mapping::describe`] and in messages.
+    pub const ALL: [Field; 8] = [
+        Field::Email,
+        Field::FirstName,
+        Field::LastName,
+        Field::EmailMarketing,
+        Field::Gdpr,
+        Field::TagIds,
+        Field::Tags,
+        Field::SequenceIds,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Field::Email => "email",
+            Field::FirstName => "first_name",
+            Field::LastName => "last_name",
+            Field::EmailMarketing => "email_marketing",
+            Field::Gdpr => "gdpr",
+            Field::TagIds => "tag_ids",
+            Field::Tags => "tags",
+            Field::SequenceIds => "sequence_ids",
+        }
+    }
+
+    /// Consent fields: yes/no values, which `--map "Col=!field"` may negate.
+    pub fn is_consent(&self) -> bool {
+        matches!(self, Field::EmailMarketing | Field::Gdpr)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+const FIELD_LIST: &str =
+    "email, first_name, last_name, email_marketing, gdpr, tag_ids, tags, sequence_ids";
+
+impl FromStr for Field {
+    type Err = String;
+    /// Canonical names in any case or punctuation, and the header aliases.
+    fn from_str(s: &str) -> Result<Field, String> {
+        field_named(s)
+            .ok_or_else(|| format!("unknown field \"{}\"; fields: {FIELD_LIST}", esc(s, 40)))
+    }
+}
+
+/// How one column feeds its field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sense {
+    /// The field's value as written.
+    Direct,
+    /// Used when the cells before it are empty (a second email column).
+    Fallback,
+    /// `--map "Col=!field"`: yes means false and no means true.
+    Negated,
+    /// An opt-out column recognised by name: yes lowers consent, no says nothing.
+    OptOut,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source {
+    pub column: usize,
+    pub sense: Sense,
+}
+
+/// Header text for a message: trimmed, control and bidi characters escaped
+/// (Rust's debug escaping), cut to `max` characters. Without the quotes.
+fn esc(s: &str, max: usize) -> String {
+    let s = s.trim();
+    let mut cut: String = s.chars().take(max).collect();
+    if cut.len() < s.len() {
+        cut.push('…');
+    }
+    let d = format!("{cut:?}");
+    d[1..d.len() - 1].to_string()
+}
+
+/// Every header, quoted and escaped: the user needs the exact one to `--map`.
+fn headers_seen(headers: &[String]) -> String {
+    if headers.is_empty() {
+        return "(none)".to_string();
+    }
+    headers
+        .iter()
+        .map(|h| format!("\"{}\"", esc(h, 60)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Usage errors; each message is one line ending with what to do.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum MappingError {
+    #[error("no email column: headers seen: {headers}; use --map \"<header>=email\"")]
+    NoEmail { headers: String },
+    #[error(
+        "columns \"{first}\" and \"{second}\" both map to {field}; use --map to choose one \
+         (--map \"{second}=-\")"
+    )]
+    Conflict {
+        field: Field,
+        first: String,
+        second: String,
+    },
+    #[error(
+        "columns {first} and {second} are both named \"{header}\" and both map to {field}; \
+         rename one of them in the file"
+    )]
+    DuplicateHeader {
+        field: Field,
+        header: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("--map \"{first}\" and --map \"{second}\" both map to {field}; keep one")]
+    OverridesClash {
+        field: Field,
+        first: String,
+        second: String,
+    },
+    #[error("--map \"{first}\" and --map \"{second}\" name the same column; keep one")]
+    SameColumnTwice { first: String, second: String },
+    #[error("--map \"{arg}\": no column named \"{header}\"; headers seen: {headers}")]
+    NoSuchColumn {
+        arg: String,
+        header: String,
+        headers: String,
+    },
+    #[error(
+        "--map \"{arg}\": unknown field \"{field}\"; fields: {FIELD_LIST}, or - to ignore the column"
+    )]
+    UnknownField { arg: String, field: String },
+    #[error("--map \"{arg}\": only email_marketing and gdpr hold yes/no values that ! can negate")]
+    NotNegatable { arg: String },
+}
+
+/// What a `--map` pair asks for: a field (possibly negated), or nothing (`-`).
+type Target = Option<(Field, bool)>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    headers: Vec<String>,
+    /// Per field, in the order cells are tried: direct, fallbacks, negated, opt-outs.
+    sources: [Vec<Source>; 8],
+    /// A Mailchimp unsubscribed or cleaned export, recognised by this column: every row is
+    /// sent with `email_marketing=false`.
+    opted_out_export: Option<usize>,
+    unmapped: Vec<usize>,
+}
+
+impl Mapping {
+    /// `overrides` are `--map "Column Header=field"` pairs. The header is matched as written
+    /// (trimmed), else the way the alias table matches (`e-mail address` finds `E-mail
+    /// Address`); `A,B` names several columns, the first non-empty cell of which is used. The
+    /// field is a name [`Field`] parses, `!field` for a consent column that means the opposite,
+    /// or `-`/`ignore` to leave the column unmapped. A column named by an override takes no
+    /// part in alias matching; a field set by one takes no alias column, except opt-out
+    /// columns, which can only lower consent and so always count.
+    pub fn resolve(
+        headers: &[String],
+        overrides: &[(String, String)],
+    ) -> Result<Mapping, MappingError> {
+        let mut sources: [Vec<Source>; 8] = Default::default();
+        // For each column named by an override: which override, and its target.
+        let mut named_by: Vec<Option<(usize, Target)>> = vec![None; headers.len()];
+        // The override that set each field directly, and its columns.
+        let mut direct_by: [Option<(usize, Vec<usize>)>; 8] = Default::default();
+        let arg = |i: usize| {
+            let (h, f) = &overrides[i];
+            format!("{}={}", esc(h, 60), esc(f, 40))
+        };
+        for (i, (header, field)) in overrides.iter().enumerate() {
+            let target = parse_target(field.trim(), || arg(i))?;
+            let (cols, listed) = override_columns(headers, header.trim(), || arg(i))?;
+            for &c in &cols {
+                if let Some((j, prev)) = named_by[c]
+                    && prev != target
+                {
+                    return Err(MappingError::SameColumnTwice {
+                        first: arg(j),
+                        second: arg(i),
+                    });
+                }
+                named_by[c] = Some((i, target));
+            }
+            let Some((f, negated)) = target else { continue };
+            if !listed && cols.len() > 1 {
+                return Err(MappingError::DuplicateHeader {
+                    field: f,
+                    header: esc(header, 60),
+                    first: cols[0] + 1,
+                    second: cols[1] + 1,
+                });
+            }
+            if negated {
+                for &column in &cols {
+                    let s = Source {
+                        column,
+                        sense: Sense::Negated,
+                    };
+                    if !sources[f as usize].contains(&s) {
+                        sources[f as usize].push(s);
+                    }
+                }
+                continue;
+            }
+            match &direct_by[f as usize] {
+                Some((j, prev)) if *prev != cols => {
+                    return Err(MappingError::OverridesClash {
+                        field: f,
+                        first: arg(*j),
+                        second: arg(i),
+                    });
+                }
+                Some(_) => continue,
+                None => {}
+            }
+            for (k, &column) in cols.iter().enumerate() {
+                let sense = if k == 0 {
+                    Sense::Direct
+                } else {
+                    Sense::Fallback
+                };
+                sources[f as usize].push(Source { column, sense });
+            }
+            direct_by[f as usize] = Some((i, cols));
+        }
+
+        let mut primary: [Option<usize>; 8] = [None; 8];
+        let mut opted_out_export = Vec::new();
+        for (c, header) in headers.iter().enumerate() {
+            if named_by[c].is_some() || is_own_column(header) {
+                continue;
+            }
+            let Some((f, role)) = lookup(header) else {
+                continue;
+            };
+            let taken = direct_by[f as usize].is_some();
+            match role {
+                Role::Primary if taken => {}
+                Role::Primary => {
+                    if let Some(prev) = primary[f as usize] {
+                        return Err(conflict(headers, f, prev, c));
+                    }
+                    primary[f as usize] = Some(c);
+                }
+                Role::Secondary if taken => {}
+                Role::Secondary => sources[f as usize].push(Source {
+                    column: c,
+                    sense: Sense::Fallback,
+                }),
+                Role::OptOut => sources[f as usize].push(Source {
+                    column: c,
+                    sense: Sense::OptOut,
+                }),
+                Role::OptedOutExport => opted_out_export.push(c),
+            }
+        }
+        for f in Field::ALL {
+            let list = &mut sources[f as usize];
+            if let Some(column) = primary[f as usize] {
+                list.insert(
+                    0,
+                    Source {
+                        column,
+                        sense: Sense::Direct,
+                    },
+                );
+            }
+            list.sort_by_key(|s| s.sense as u8);
+            // Without a primary column, the first fallback is the field's column.
+            if let Some(first) = list.first_mut()
+                && first.sense == Sense::Fallback
+            {
+                first.sense = Sense::Direct;
+            }
+        }
+        if sources[Field::Email as usize].is_empty() {
+            return Err(MappingError::NoEmail {
+                headers: headers_seen(headers),
+            });
+        }
+        let used = |c: usize| {
+            sources.iter().flatten().any(|s| s.column == c)
+                || opted_out_export.contains(&c)
+                || is_own_column(&headers[c])
+        };
+        let unmapped = (0..headers.len()).filter(|&c| !used(c)).collect();
+        Ok(Mapping {
+            headers: headers.to_vec(),
+            sources,
+            opted_out_export: opted_out_export.first().copied(),
+            unmapped,
+        })
+    }
+
+    /// The field's main column (the first one tried).
+    pub fn column(&self, f: Field) -> Option<usize> {
+        self.sources[f as usize]
+            .first()
+            .filter(|s| s.sense == Sense::Direct)
+            .map(|s| s.column)
+    }
+
+    /// Every column feeding the field, in the order they are read.
+    pub fn sources(&self, f: Field) -> &[Source] {
+        &self.sources[f as usize]
+    }
+
+    /// Column indexes that feed no field, ascending (this tool's own result columns aside).
+    pub fn unmapped(&self) -> &[usize] {
+        &self.unmapped
+    }
+
+    /// `email <- "E-mail Address", first_name <- "FNAME"` in [`Field::ALL`] order; stable, so
+    /// a resumed import can tell the mapping changed. Fallbacks follow `else`, negated and
+    /// opt-out columns follow `lowered by` / `not`.
+    pub fn describe(&self, headers: &[String]) -> String {
+        Field::ALL
+            .iter()
+            .filter_map(|&f| self.describe_field(f, headers))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn describe_field(&self, f: Field, headers: &[String]) -> Option<String> {
+        let name = |c: usize| {
+            format!(
+                "\"{}\"",
+                esc(headers.get(c).map_or("", String::as_str), 200)
+            )
+        };
+        let of = |sense: Sense| -> Vec<String> {
+            self.sources[f as usize]
+                .iter()
+                .filter(|s| s.sense == sense)
+                .map(|s| name(s.column))
+                .collect()
+        };
+        let mut parts = Vec::new();
+        if let Some(c) = self.opted_out_export.filter(|_| f == Field::EmailMarketing) {
+            parts.push(format!(
+                "false for every row (Mailchimp unsubscribed/cleaned export: {})",
+                name(c)
+            ));
+        }
+        let direct = of(Sense::Direct);
+        if !direct.is_empty() {
+            let fallback = of(Sense::Fallback);
+            parts.push(if fallback.is_empty() {
+                direct.join(", ")
+            } else {
+                format!("{} else {}", direct.join(", "), fallback.join(" else "))
+            });
+        }
+        for s in of(Sense::Negated) {
+            parts.push(format!("not {s}"));
+        }
+        let opt_out = of(Sense::OptOut);
+        if !opt_out.is_empty() {
+            parts.push(format!("lowered by {}", opt_out.join(", ")));
+        }
+        (!parts.is_empty()).then(|| format!("{} <- {}", f.name(), parts.join("; ")))
+    }
+
+    /// One line for the run's opening and summary: which columns feed consent, or that none
+    /// does and the server's default applies, with how to change it.
+    pub fn consent_line(&self, headers: &[String]) -> String {
+        let part = |f: Field| {
+            self.describe_field(f, headers).unwrap_or_else(|| {
+                format!(
+                    "{f}: no column, the server's default applies (--map \"<column>={f}\", or \
+                     \"<column>=!{f}\" for an opt-out column)"
+                )
+            })
+        };
+        format!(
+            "consent: {}; {}",
+            part(Field::EmailMarketing),
+            part(Field::Gdpr)
+        )
+    }
+}
+
+fn conflict(headers: &[String], f: Field, prev: usize, c: usize) -> MappingError {
+    if headers[prev].trim() == headers[c].trim() {
+        MappingError::DuplicateHeader {
+            field: f,
+            header: esc(&headers[c], 60),
+            first: prev + 1,
+            second: c + 1,
+        }
+    } else {
+        MappingError::Conflict {
+            field: f,
+            first: esc(&headers[prev], 60),
+            second: esc(&headers[c], 60),
+        }
+    }
+}
+
+/// `email`, `!email_marketing`, `-`/`ignore` (None).
+fn parse_target(field: &str, arg: impl Fn() -> String) -> Result<Target, MappingError> {
+    if field == "-" || field.eq_ignore_ascii_case("ignore") {
+        return Ok(None);
+    }
+    let (negated, name) = match field.strip_prefix('!') {
+        Some(rest) => (true, rest.trim()),
+        None => (false, field),
+    };
+    let f = field_named(name).ok_or_else(|| MappingError::UnknownField {
+        arg: arg(),
+        field: esc(name, 40),
+    })?;
+    if negated && !f.is_consent() {
+        return Err(MappingError::NotNegatable { arg: arg() });
+    }
+    Ok(Some((f, negated)))
+}
+
+/// The columns an override names, and whether it listed several (`A,B`): the exact header
+/// first, else headers equal under the alias table's normalisation, else a comma list.
+fn override_columns(
+    headers: &[String],
+    want: &str,
+    arg: impl Fn() -> String,
+) -> Result<(Vec<usize>, bool), MappingError> {
+    let named = |want: &str| -> Vec<usize> {
+        let exact: Vec<usize> = (0..headers.len())
+            .filter(|&c| headers[c].trim() == want)
+            .collect();
+        let n = normalize(want);
+        if !exact.is_empty() || n.is_empty() {
+            return exact;
+        }
+        (0..headers.len())
+            .filter(|&c| normalize(&headers[c]) == n)
+            .collect()
+    };
+    let missing = |part: &str| MappingError::NoSuchColumn {
+        arg: arg(),
+        header: esc(part, 60),
+        headers: headers_seen(headers),
+    };
+    let cols = named(want);
+    if !cols.is_empty() {
+        return Ok((cols, false));
+    }
+    if !want.contains(',') {
+        return Err(missing(want));
+    }
+    let mut cols = Vec::new();
+    for part in want.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let c = *named(part).first().ok_or_else(|| missing(part))?;
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+    }
+    Ok((cols, true))
+}
+
+/// Parses `--map "Column Header=field"`, splitting on the last `=` so
+/// headers may contain `=`.
+pub fn parse_map_arg(s: &str) -> Result<(String, String), String> {
+    const FORM: &str = "expected \"Column Header=field\"";
+    let Some(i) = s.rfind('=') else {
+        return Err(format!("--map \"{}\": {FORM}", esc(s, 80)));
+    };
+    let (header, field) = (s[..i].trim(), s[i + 1..].trim());
+    if header.is_empty() {
+        return Err(format!(
+            "--map \"{}\": the column header is empty; {FORM}",
+            esc(s, 80)
+        ));
+    }
+    if field.is_empty() {
+        return Err(format!(
+            "--map \"{}\": the field is empty; use one of {FIELD_LIST}, or - to ignore the column",
+            esc(s, 80)
+        ));
+    }
+    Ok((header.to_string(), field.to_string()))
+}
