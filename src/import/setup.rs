@@ -127,12 +127,20 @@ impl Plan {
         })
     }
 
-    /// Whether the session checks URL and key first: not when resuming a finished run, which
-    /// sends nothing.
+    /// Whether the session checks URL and key first: not when resuming a finished run that
+    /// already recorded every row this one will read (it sends nothing). The line count is
+    /// never below the record count, so a run that may still have rows to send is checked.
     pub fn check(&self) -> Check {
-        match &self.run_state.previous {
-            Some(previous) if previous.finished() => Check::Skip,
-            _ => Check::Preflight,
+        let (Some(previous), Some(scan)) = (&self.run_state.previous, &self.scan) else {
+            return Check::Preflight;
+        };
+        let to_read = self
+            .limit
+            .map_or(scan.records_estimate, |n| n.min(scan.records_estimate));
+        if previous.finished() && previous.last_row().unwrap_or(0) >= to_read {
+            Check::Skip
+        } else {
+            Check::Preflight
         }
     }
 
