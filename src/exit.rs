@@ -62,7 +62,8 @@ Exit codes:
 pub const EXPORT_HELP: &str = "\
 Exit codes:
   0    the export is complete and written (the state file, if any, advanced)
-  1    --strict: the distinct contacts exported differ from the API's total (file written)
+  1    --strict: the export could not be proven to hold every contact present throughout
+       it (the file is written; the state file is not advanced)
   2    usage or configuration; nothing was requested
   3    aborted: the API refused the key or account (401/403), or a local error (full disk)
        stopped the export; no file at the target, the state file unchanged

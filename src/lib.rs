@@ -24,6 +24,7 @@ pub mod secret;
 pub(crate) mod session;
 pub mod shutdown;
 pub mod summary;
+pub mod text;
 pub mod ui;
 pub mod units;
 pub mod validate;

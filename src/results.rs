@@ -102,6 +102,12 @@ pub struct Outcome {
     pub contact_id: Option<u64>,
     #[serde(default)]
     pub attempts: u32,
+    /// For a `failed` row: the answer proves nothing was stored (401/403, another 4xx, or no
+    /// request ever left), so a resume sends it again without a lookup. Unset, a failed row
+    /// may have been stored, and a 409 on its re-send is looked up before it is called
+    /// `exists`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_stored: bool,
 }
 
 impl Outcome {
@@ -114,7 +120,14 @@ impl Outcome {
             details: None,
             contact_id: None,
             attempts: 0,
+            not_stored: false,
         }
+    }
+
+    /// A request for this row may have been stored without us holding the proof (a `failed`
+    /// row whose answers do not rule it out): a resume looks it up after a 409.
+    pub fn maybe_stored_unseen(&self) -> bool {
+        self.kind == Kind::Failed && !self.not_stored
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::api::client::{CallError, Client, ClientConfig, ClientStats, is_loopback};
+use crate::api::endpoints::Endpoint;
 use crate::cli::{ConnectionArgs, DEFAULT_BASE_URL};
 use crate::exit::Fatal;
 use crate::limiter::Pacer;
@@ -55,6 +56,7 @@ pub enum Check {
 }
 
 pub struct Session {
+    config: ClientConfig,
     client: Arc<Client>,
     shutdown: Arc<Shutdown>,
     preflight: RequestStats,
@@ -79,6 +81,7 @@ impl Session {
         )
         .map_err(|e| Fatal::usage(format!("{e:#}")))?;
         let mut session = Session {
+            config: config.clone(),
             client: Arc::new(client),
             shutdown,
             preflight: RequestStats::default(),
@@ -88,6 +91,11 @@ impl Session {
             session.preflight = session.check(args, &config, pacer, ui).await?;
         }
         Ok(session)
+    }
+
+    /// The validated connection settings (URL, key, rate, retry policy).
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
     }
 
     pub fn client(&self) -> &Arc<Client> {
@@ -136,7 +144,9 @@ impl Session {
         let probe = Client::new(&short, pacer, Arc::clone(&self.shutdown), ui.clone())
             .map_err(|e| Fatal::usage(format!("{e:#}")))?;
         let started = Instant::now();
-        let answer = probe.get("tags", &[("per_page", "1")]).await;
+        let answer = probe
+            .list_page::<serde_json::Value>(Endpoint::Tags, &[], 1, 1)
+            .await;
         let s = probe.stats();
         let stats = RequestStats {
             requests: ClientStats::get(&s.requests),
@@ -147,15 +157,17 @@ impl Session {
         let url = config.base_url.as_str().trim_end_matches('/');
         let origin = Origin::of(args);
         match answer {
-            Ok(a) if a.is_success() => Ok(stats),
+            Ok(a) if a.data().is_some() => Ok(stats),
             Ok(a) if a.status == 404 => Err(Fatal::usage(format!(
                 "{url} ({}) does not look like the Wolfeo v1 API: GET {url}/tags answered 404{}",
                 origin.base_url,
                 suggestion(url)
             ))),
             Ok(a) => Err(Fatal::usage(format!(
-                "{url} ({}): GET {url}/tags answered {} where the v1 API lists tags; check the URL",
-                origin.base_url, a.status
+                "{url} ({}) does not look like the Wolfeo v1 API: GET {url}/tags answered {} \
+                 where the v1 API lists tags; check the URL",
+                origin.base_url,
+                a.describe()
             ))),
             Err(CallError::Refused { status, error }) => Err(Fatal::aborted(format!(
                 "aborted: the API at {url} refused the key from {} ({status}{}); the key must \

@@ -1,38 +1,45 @@
-//! The HTTP client: one call = pacing, attempts, retries, 429 pauses, decoding.
+//! The HTTP client: one call = pacing, attempts, retries, 429 pauses.
 //!
 //! Every attempt waits on the shared [`Pacer`]; the retry decisions come from [`super::retry`].
 //! A call returns the final answer together with how many attempts it took and whether an
 //! earlier attempt may already have reached the server (a timeout or a connection closed after
 //! the request was written), which is what lets import tell "we created it" from "it existed".
+//! The typed methods callers use (`create_contact`, `list_page`, ...) are in
+//! [`super::endpoints`]; they decode each answer once through [`super::reply`].
 //!
 //! The key is sent only as a sensitive `Authorization: Bearer` header; no URL, log line or error
-//! built here contains it.
+//! built here contains it, and every string the server sends back is redacted of it before any
+//! caller sees it. The server's clock is learnt from `Date` headers as a bounded offset
+//! ([`Client::clock_bounds`]), so `created_at` can be compared with our own times.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
 
+use super::ApiError;
+use super::endpoints::Endpoint;
+use super::reply::{self, Body};
 use super::retry::{self, RetryPolicy, Verdict};
-use super::{ApiError, ErrorEnvelope};
 use crate::limiter::{Pacer, Rate};
 use crate::secret::ApiKey;
 use crate::shutdown::Shutdown;
+use crate::text::Redactor;
 use crate::ui::Ui;
 
-/// The paths this tool calls; their URLs are parsed once per run.
-const ENDPOINTS: [&str; 6] = [
-    "contact",
-    "contacts",
-    "tag",
-    "tags",
-    "tags-contacts",
-    "contacts-tags",
-];
+/// Whether a request may be sent again after an attempt that may have reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resend {
+    /// Reads, updates and contact creates (a duplicate create is a 409 the caller resolves).
+    Freely,
+    /// Creates the server does not de-duplicate (tags): after a lost answer or a 5xx the call
+    /// returns [`CallError::Exhausted`] with `maybe_sent` so the caller looks it up first.
+    LookUpFirst,
+}
 
 /// Validated connection settings (built by `cli` from flags and environment).
 #[derive(Debug, Clone)]
@@ -60,9 +67,9 @@ impl ClientStats {
     }
 }
 
-/// The last word of the server on a call that was not refused.
+/// The last word of the server on a call that was not refused, still undecoded.
 #[derive(Debug)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub body: Bytes,
     /// HTTP requests sent for this call, 429s included.
@@ -71,33 +78,10 @@ pub struct Answer {
     pub maybe_duplicated: bool,
 }
 
-impl Answer {
-    pub fn is_success(&self) -> bool {
-        (200..300).contains(&self.status)
-    }
-
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
-        serde_json::from_slice(&self.body).map_err(|e| {
-            format!(
-                "unexpected {} response body ({e}): {}",
-                self.status,
-                crate::csv_in::sanitize_for_message(&String::from_utf8_lossy(&self.body), 200)
-            )
-        })
-    }
-
-    /// The error envelope, if the body is one.
-    pub fn error(&self) -> Option<ApiError> {
-        serde_json::from_slice::<ErrorEnvelope>(&self.body)
-            .ok()
-            .map(|e| e.error)
-    }
-}
-
 /// Why a call produced no usable answer.
 #[derive(Debug)]
 pub enum CallError {
-    /// 401/403: nothing else will work with this key or account.
+    /// 401/403: nothing else will work with this key or account. `error` is redacted.
     Refused {
         status: u16,
         error: Option<ApiError>,
@@ -117,17 +101,20 @@ pub enum CallError {
 pub struct Client {
     http: reqwest::Client,
     base: String,
-    /// Parsed once: a URL parse per request was 5 % of import's CPU.
-    urls: std::collections::HashMap<&'static str, Url>,
+    /// One per [`Endpoint`], parsed once: a URL parse per request was 5 % of import's CPU.
+    urls: Vec<Url>,
     auth: HeaderValue,
+    redactor: Redactor,
     pacer: Arc<Pacer>,
     rate: Rate,
     policy: RetryPolicy,
     stats: ClientStats,
     /// Exponentially weighted mean of answered requests' latency, in microseconds.
     latency_us: AtomicU64,
-    /// Server clock minus ours, in ms, from the first `Date` header (i64::MIN until known).
-    clock_offset_ms: std::sync::atomic::AtomicI64,
+    /// Bounds on the server's clock minus ours, in ms, from every `Date` header seen
+    /// (`i64::MIN` / `i64::MAX` until one is).
+    clock_low_ms: AtomicI64,
+    clock_high_ms: AtomicI64,
     shutdown: Arc<Shutdown>,
     ui: Arc<Ui>,
 }
@@ -157,20 +144,19 @@ impl Client {
             })?;
         auth.set_sensitive(true);
         let base = config.base_url.as_str().trim_end_matches('/').to_string();
-        let urls = ENDPOINTS
-            .iter()
-            .filter_map(|&p| Url::parse(&format!("{base}/{p}")).ok().map(|u| (p, u)))
-            .collect();
+        let urls = endpoint_urls(&base)?;
         Ok(Client {
             http,
             base,
             urls,
             auth,
+            redactor: Redactor::new(config.api_key.expose()),
             pacer,
             rate: config.rate,
             policy: config.policy,
             latency_us: AtomicU64::new(0),
-            clock_offset_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
+            clock_low_ms: AtomicI64::new(i64::MIN),
+            clock_high_ms: AtomicI64::new(i64::MAX),
             stats: ClientStats::default(),
             shutdown,
             ui,
@@ -189,12 +175,9 @@ impl Client {
         &self.base
     }
 
-    fn url(&self, path: &str) -> Url {
-        match self.urls.get(path) {
-            Some(url) => url.clone(),
-            None => Url::parse(&format!("{}/{}", self.base, path))
-                .unwrap_or_else(|_| self.urls["contact"].clone()),
-        }
+    /// Cleans server-provided text of the key; every decoded answer went through it.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     pub fn rate_per_second(&self) -> Option<f64> {
@@ -206,30 +189,40 @@ impl Client {
         self.latency_us.load(Ordering::Relaxed) as f64 / 1e6
     }
 
-    /// How far the server's clock is ahead of ours (negative: behind), to one second, once a
-    /// response carried a `Date` header. Timestamps the server writes (`created_at`) are
-    /// compared with our own clock only through this.
-    pub fn clock_offset(&self) -> Option<chrono::Duration> {
-        match self.clock_offset_ms.load(Ordering::Relaxed) {
-            i64::MIN => None,
-            ms => Some(chrono::Duration::milliseconds(ms)),
+    /// Bounds `(low, high)` on how far the server's clock is ahead of ours (negative:
+    /// behind), once a response carried a `Date` header. A `Date` is the server's time rounded
+    /// down to the second, taken somewhere between our sending and our receiving, so each one
+    /// bounds the offset from both sides; the bounds tighten with every answer.
+    pub fn clock_bounds(&self) -> Option<(chrono::Duration, chrono::Duration)> {
+        let low = self.clock_low_ms.load(Ordering::Relaxed);
+        let high = self.clock_high_ms.load(Ordering::Relaxed);
+        if low == i64::MIN || high == i64::MAX {
+            return None;
         }
+        // A clock stepped between two answers can cross the bounds: keep the widest reading.
+        let (low, high) = (low.min(high), low.max(high));
+        Some((
+            chrono::Duration::milliseconds(low),
+            chrono::Duration::milliseconds(high),
+        ))
     }
 
-    fn observe_clock(&self, headers: &reqwest::header::HeaderMap) {
-        if self.clock_offset_ms.load(Ordering::Relaxed) != i64::MIN {
-            return;
-        }
+    fn observe_clock(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        sent: DateTime<Utc>,
+        received: DateTime<Utc>,
+    ) {
         let server = headers
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok());
         if let Some(server) = server {
-            // `Date` has whole seconds: the half-second midpoint halves the rounding error.
-            let offset = server.with_timezone(&chrono::Utc) + chrono::Duration::milliseconds(500)
-                - chrono::Utc::now();
-            self.clock_offset_ms
-                .store(offset.num_milliseconds(), Ordering::Relaxed);
+            let server = server.with_timezone(&Utc);
+            let low = (server - received).num_milliseconds();
+            let high = (server + chrono::Duration::seconds(1) - sent).num_milliseconds();
+            self.clock_low_ms.fetch_max(low, Ordering::Relaxed);
+            self.clock_high_ms.fetch_min(high, Ordering::Relaxed);
         }
     }
 
@@ -244,19 +237,18 @@ impl Client {
         self.latency_us.store(new, Ordering::Relaxed);
     }
 
-    pub async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Answer, CallError> {
-        self.call(Method::GET, path, query, None).await
-    }
-
-    /// Sends `body` (JSON) with `method` to `path` (relative to the base URL, e.g. `contact`).
-    pub async fn call(
+    /// Sends `body` (JSON) with `method` to `endpoint`. Callers use the typed methods of
+    /// [`super::endpoints`], which decode the answer.
+    pub(crate) async fn call(
         &self,
         method: Method,
-        path: &str,
+        endpoint: Endpoint,
         query: &[(&str, &str)],
         body: Option<Bytes>,
+        resend: Resend,
     ) -> Result<Answer, CallError> {
-        let url = self.url(path);
+        let url = &self.urls[endpoint.index()];
+        let path = endpoint.path();
         let mut attempts = 0u32;
         let mut failures = 0u32;
         let mut maybe_sent = false;
@@ -276,6 +268,7 @@ impl Client {
             attempts += 1;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
+            let sent_at = Utc::now();
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -297,7 +290,7 @@ impl Client {
                         .get(RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(retry::parse_retry_after);
-                    self.observe_clock(response.headers());
+                    self.observe_clock(response.headers(), sent_at, Utc::now());
                     match response.bytes().await {
                         Ok(bytes) => Ok((status, bytes, retry_after)),
                         Err(e) => Err(e),
@@ -320,7 +313,8 @@ impl Client {
                     // been processed by the server.
                     maybe_sent |= !e.is_connect();
                     failures += 1;
-                    if failures > self.policy.max_retries {
+                    let look_first = resend == Resend::LookUpFirst && maybe_sent;
+                    if failures > self.policy.max_retries || look_first {
                         return Err(CallError::Exhausted {
                             status: None,
                             error: None,
@@ -350,10 +344,10 @@ impl Client {
                     });
                 }
                 Verdict::Refused => {
-                    let error = serde_json::from_slice::<ErrorEnvelope>(&bytes)
-                        .ok()
-                        .map(|e| e.error);
-                    return Err(CallError::Refused { status, error });
+                    return Err(CallError::Refused {
+                        status,
+                        error: self.error_of(status, &bytes),
+                    });
                 }
                 Verdict::Throttled => {
                     self.stats.throttled.fetch_add(1, Ordering::Relaxed);
@@ -371,21 +365,28 @@ impl Client {
                 }
                 Verdict::Retry => {
                     failures += 1;
-                    if failures > self.policy.max_retries {
-                        let error = serde_json::from_slice::<ErrorEnvelope>(&bytes)
-                            .ok()
-                            .map(|e| e.error);
+                    // A 5xx may come after the server stored the record.
+                    let look_first = resend == Resend::LookUpFirst;
+                    if failures > self.policy.max_retries || look_first {
                         return Err(CallError::Exhausted {
                             status: Some(status),
                             last: format!("HTTP {status}"),
-                            error,
+                            error: self.error_of(status, &bytes),
                             attempts,
-                            maybe_sent,
+                            maybe_sent: maybe_sent || look_first,
                         });
                     }
                     self.backoff(failures - 1).await;
                 }
             }
+        }
+    }
+
+    /// The error envelope of a body, redacted; `None` when the body is not one.
+    fn error_of(&self, status: u16, bytes: &[u8]) -> Option<ApiError> {
+        match reply::decode::<serde::de::IgnoredAny>(status, bytes, &self.redactor) {
+            Body::Error(e) => Some(e),
+            _ => None,
         }
     }
 
@@ -397,6 +398,25 @@ impl Client {
             _ = self.shutdown.wait() => {}
         }
     }
+}
+
+/// Every endpoint's URL under `base`; a base that cannot take one is an error, so no call
+/// can ever go to another endpoint's URL.
+fn endpoint_urls(base: &str) -> anyhow::Result<Vec<Url>> {
+    Endpoint::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &endpoint)| {
+            debug_assert_eq!(endpoint.index(), i);
+            let url = Url::parse(&format!("{base}/{}", endpoint.path())).map_err(|e| {
+                anyhow::anyhow!("cannot build the URL of {endpoint} from {base}: {e}")
+            })?;
+            if url.cannot_be_a_base() || !url.path().ends_with(endpoint.path()) {
+                anyhow::bail!("cannot build the URL of {endpoint} from {base}");
+            }
+            Ok(url)
+        })
+        .collect()
 }
 
 /// Loopback hosts may use plain http (the sandbox); everything else must be https.
@@ -426,8 +446,7 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn learns_the_server_clock_offset_from_the_first_date_header() {
+    fn client() -> Client {
         let config = ClientConfig {
             base_url: Url::parse("http://127.0.0.1:9/v1").unwrap(),
             api_key: ApiKey::new("k"),
@@ -438,22 +457,48 @@ mod tests {
             max_idle: 1,
         };
         let pacer = Arc::new(Pacer::new(config.rate));
-        let client = Client::new(&config, pacer, Shutdown::new(), Ui::new(true, 0)).unwrap();
-        assert_eq!(client.clock_offset(), None);
+        Client::new(&config, pacer, Shutdown::new(), Ui::new(true, 0)).unwrap()
+    }
+
+    fn date(t: DateTime<Utc>) -> reqwest::header::HeaderMap {
         let mut headers = reqwest::header::HeaderMap::new();
-        let ahead = chrono::Utc::now() + chrono::Duration::seconds(30);
-        let date = ahead.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
-        headers.insert(reqwest::header::DATE, date.parse().unwrap());
-        client.observe_clock(&headers);
-        let offset = client.clock_offset().unwrap().num_milliseconds();
-        assert!((29_000..=31_000).contains(&offset), "{offset}");
-        // Only the first Date counts.
-        headers.insert(
-            reqwest::header::DATE,
-            "Thu, 01 Jan 1970 00:00:00 GMT".parse().unwrap(),
-        );
-        client.observe_clock(&headers);
-        assert_eq!(client.clock_offset().unwrap().num_milliseconds(), offset);
+        let text = t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        headers.insert(reqwest::header::DATE, text.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn bounds_the_server_clock_offset_from_date_headers() {
+        let client = client();
+        assert_eq!(client.clock_bounds(), None);
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:00:00.400Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let rtt = chrono::Duration::milliseconds(100);
+        // The server is 30.2 s ahead: its Date says 10:00:30 (rounded down from 30.6).
+        client.observe_clock(&date(now + chrono::Duration::seconds(30)), now, now + rtt);
+        let (low, high) = client.clock_bounds().unwrap();
+        assert!(low.num_milliseconds() <= 30_200 && 30_200 <= high.num_milliseconds());
+        assert_eq!(low.num_milliseconds(), 29_500);
+        assert_eq!(high.num_milliseconds(), 30_600);
+        // A later answer narrows the bounds; a clock that went backwards cannot invert them.
+        client.observe_clock(&date(now + chrono::Duration::seconds(31)), now, now + rtt);
+        let (low, high) = client.clock_bounds().unwrap();
+        assert!(low <= high);
+    }
+
+    #[test]
+    fn every_endpoint_has_its_own_url_or_the_client_is_not_built() {
+        let client = client();
+        for endpoint in Endpoint::ALL {
+            assert!(
+                client.urls[endpoint.index()]
+                    .as_str()
+                    .ends_with(&format!("/v1/{}", endpoint.path()))
+            );
+        }
+        assert!(endpoint_urls("http://127.0.0.1:9/v1").is_ok());
+        assert!(endpoint_urls("mailto:someone").is_err());
     }
 
     #[test]

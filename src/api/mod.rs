@@ -6,7 +6,9 @@
 //! produces the current (post 2026-05-09) shape.
 
 pub mod client;
+pub mod endpoints;
 pub mod paging;
+pub mod reply;
 pub mod retry;
 
 use std::collections::BTreeMap;

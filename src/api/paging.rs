@@ -1,14 +1,17 @@
 //! Paged `GET`s of list endpoints (§7 of the API notes), shared by import and export.
 //!
-//! [`get_page`] fetches one page and turns every answer that is not a page into a [`Fatal`]
-//! (a read that fails leaves nothing useful to do: a refused key exits 3, a rejected filter or
-//! an API that stays down exits 2). [`fetch_all`] walks a small list (tags) page by page; the
-//! contact export, which needs many pages in flight, drives [`get_page`] itself.
+//! [`get_page`] fetches one page and turns every answer that is not a page into a [`Fatal`]:
+//! a refused key exits 3, a rejected filter is a usage error, an API that stays down exits 4,
+//! and a body that is not a list envelope (an HTML page, `success: false`, a missing `meta`)
+//! is an error (unavailable), never an empty page. [`fetch_all`] walks a small list (tags) page by page; the contact
+//! export, which needs many pages in flight, drives [`get_page`] itself.
 
 use serde::de::DeserializeOwned;
 
+use super::Meta;
 use super::client::{CallError, Client};
-use super::{Meta, Success};
+use super::endpoints::Endpoint;
+use super::reply::Body;
 use crate::exit::Fatal;
 
 /// The API's maximum page size; fewer, larger pages cost fewer requests.
@@ -29,50 +32,49 @@ impl<T> Page<T> {
     }
 }
 
-/// `GET path?query&page=N&per_page=100`, decoded as a list of `T`.
+/// `GET endpoint?query&page=N&per_page=100`, decoded as a list of `T`.
 pub async fn get_page<T: DeserializeOwned>(
     client: &Client,
-    path: &str,
+    endpoint: Endpoint,
     query: &[(&str, &str)],
     number: u64,
 ) -> Result<Page<T>, Fatal> {
-    let page_text = number.to_string();
-    let per_page = PER_PAGE.to_string();
-    let mut full: Vec<(&str, &str)> = query.to_vec();
-    full.push(("page", &page_text));
-    full.push(("per_page", &per_page));
-    let answer = client.get(path, &full).await.map_err(call_fatal)?;
-    if !answer.is_success() {
-        let error = answer.error();
-        return Err(Fatal::usage(format!(
-            "GET /v1/{path} (page {number}) answered {}{}",
-            answer.status,
-            error
-                .map(|e| format!(": {} {}", e.code, e.message))
-                .unwrap_or_default()
-        )));
+    let reply = client
+        .list_page::<T>(endpoint, query, number, PER_PAGE)
+        .await
+        .map_err(call_fatal)?;
+    let status = reply.status;
+    match reply.body {
+        Body::Data(page) if (200..300).contains(&status) => Ok(page),
+        Body::Error(e) => Err(Fatal::usage(format!(
+            "GET {endpoint} (page {number}) answered {status}: {} {}",
+            e.code, e.message
+        ))),
+        Body::Data(_) => Err(Fatal::usage(format!(
+            "GET {endpoint} (page {number}) answered {status}"
+        ))),
+        // Not the API speaking (a proxy, a login page, a wrong URL): unavailable, not usage.
+        Body::Unreadable(why) => Err(Fatal::unavailable(format!(
+            "GET {endpoint} (page {number}) answered {status} with {why}"
+        ))),
     }
-    let body: Success<Vec<T>> = answer
-        .json()
-        .map_err(|e| Fatal::usage(format!("GET /v1/{path} (page {number}): {e}")))?;
-    Ok(Page {
-        number,
-        items: body.data,
-        meta: body.meta,
-    })
 }
 
 /// Every item of a list endpoint, one page after the other (for short lists such as tags).
+/// Without `meta` the walk goes on while pages come back full.
 pub async fn fetch_all<T: DeserializeOwned>(
     client: &Client,
-    path: &str,
+    endpoint: Endpoint,
     query: &[(&str, &str)],
 ) -> Result<Vec<T>, Fatal> {
     let mut all = Vec::new();
     let mut number = 1u64;
     loop {
-        let page: Page<T> = get_page(client, path, query, number).await?;
-        let done = page.items.is_empty() || number >= page.last_page();
+        let page: Page<T> = get_page(client, endpoint, query, number).await?;
+        let done = match page.meta {
+            Some(meta) => page.items.is_empty() || number >= meta.last_page,
+            None => (page.items.len() as u64) < PER_PAGE,
+        };
         all.extend(page.items);
         if done {
             return Ok(all);
@@ -82,8 +84,8 @@ pub async fn fetch_all<T: DeserializeOwned>(
 }
 
 /// Failures of a read end the run: refused keys with exit 3, an unreachable API with 4,
-/// Ctrl-C with 130.
-/// The message says what to check and never contains the key.
+/// Ctrl-C with 130. The message says what to check and never contains the key (server
+/// strings are redacted).
 pub fn call_fatal(e: CallError) -> Fatal {
     match e {
         CallError::Refused { status, error } => Fatal::aborted(format!(

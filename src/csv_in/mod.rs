@@ -688,52 +688,8 @@ fn read_up_to(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{200E}'
-                | '\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{FEFF}'
-        )
-}
-
-/// Makes a cell or header safe to quote in a one-line message: control
-/// characters (C0, DEL, C1), bidi overrides and line separators become
-/// visible escapes (`\n`, `\0`, `\u{202e}`), and the result is cut to
-/// `max_chars` characters plus `…`. Escapes are never cut in half.
-pub fn sanitize_for_message(s: &str, max_chars: usize) -> String {
-    use fmt::Write;
-    let mut out = String::with_capacity(s.len().min(max_chars.saturating_mul(4)) + 3);
-    let mut used = 0usize;
-    let mut piece = String::new();
-    for c in s.chars() {
-        piece.clear();
-        match c {
-            '\0' => piece.push_str("\\0"),
-            '\t' => piece.push_str("\\t"),
-            '\n' => piece.push_str("\\n"),
-            '\r' => piece.push_str("\\r"),
-            c if needs_escape(c) => {
-                let _ = write!(piece, "\\u{{{:x}}}", c as u32);
-            }
-            c => piece.push(c),
-        }
-        let len = piece.chars().count();
-        if used + len > max_chars {
-            out.push('…');
-            return out;
-        }
-        out.push_str(&piece);
-        used += len;
-    }
-    out
-}
+/// The crate's one sanitiser, under the name this module's callers know.
+pub use crate::text::sanitize as sanitize_for_message;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@
 
 pub mod filter;
 pub mod output;
+pub mod paths;
 pub mod state;
 pub mod tags;
 pub mod walk;
@@ -35,10 +36,21 @@ use writer::{COLUMNS, Progress, Rows, Stop};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Output CSV file, or - for standard output [default: contacts-YYYY-MM-DD.csv].
-    /// A file is written beside the target and renamed into place only when complete.
+    /// Output CSV file, or - for standard output [default: contacts-YYYY-MM-DD.csv; with
+    /// --state contacts-{timestamp}.csv]. {timestamp} (UTC, 20261201T231502Z) and {date} (UTC)
+    /// are replaced. A file is written beside the target and renamed into place when complete;
+    /// a symbolic link's target is replaced; a FIFO or device is written through.
     #[arg(short, long, value_name = "PATH")]
     pub output: Option<String>,
+
+    /// Replace an output file that an earlier run of the same --state wrote (its contacts are
+    /// not exported again).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Field delimiter of the file: , ; tab |
+    #[arg(short, long, default_value = ",", value_parser = crate::import::parse_delimiter)]
+    pub delimiter: u8,
 
     /// Only contacts created in this period.
     #[arg(long, value_enum)]
@@ -48,7 +60,7 @@ pub struct Args {
     #[arg(long, value_name = "FROM..TO", value_parser = filter::parse_range, conflicts_with = "period")]
     pub range: Option<Range>,
 
-    /// Exit 1 when the distinct contacts exported differ from the API's total.
+    /// Exit 1 when the export cannot be proven to hold every contact present throughout it.
     #[arg(long)]
     pub strict: bool,
 
@@ -65,7 +77,7 @@ pub struct Args {
     #[arg(long)]
     pub excel: bool,
 
-    /// Manifest path [default: OUTPUT.manifest.json; with -o - only when given].
+    /// Manifest path [default: OUTPUT.manifest.json; for -, a FIFO or a device only when given].
     #[arg(long, value_name = "PATH")]
     pub manifest: Option<PathBuf>,
 
@@ -80,46 +92,27 @@ pub struct Args {
 /// The validated plan of one export.
 struct Plan {
     target: Target,
+    template: Option<String>,
     manifest: Option<PathBuf>,
+    /// The target as the state file records it.
+    recorded: Option<String>,
     filter: Filter,
     previous: Option<State>,
 }
 
-fn plan(args: &Args) -> Result<Plan, Fatal> {
-    let target = match args.output.as_deref() {
-        Some("-") => Target::Stdout,
-        Some(p) => Target::Path(PathBuf::from(p)),
-        None => Target::Path(PathBuf::from(
-            chrono::Local::now()
-                .format("contacts-%Y-%m-%d.csv")
-                .to_string(),
-        )),
+fn plan(args: &Args, now: chrono::DateTime<chrono::Utc>) -> Result<Plan, Fatal> {
+    let named = paths::Named {
+        output: args.output.as_deref(),
+        manifest: args.manifest.as_deref(),
+        state: args.state.as_deref(),
+        summary_json: args.summary_json.as_deref(),
+        force: args.force,
     };
-    let manifest = match (&target, &args.manifest) {
-        (_, Some(m)) => Some(m.clone()),
-        (Target::Path(p), None) => {
-            let mut name = p.as_os_str().to_owned();
-            name.push(".manifest.json");
-            Some(PathBuf::from(name))
-        }
-        (Target::Stdout, None) => None,
-    };
-    if let Target::Path(p) = &target
-        && p.is_dir()
-    {
-        return Err(Fatal::usage(format!(
-            "--output {}: is a directory",
-            p.display()
-        )));
-    }
+    // Paths first: a state path that is the output must be refused, not read.
+    let outputs = paths::Outputs::resolve(&named, now)?;
     let filter = Filter::new(args.period, args.range);
     let previous = match &args.state {
         None => None,
-        Some(_) if target == Target::Stdout => {
-            return Err(Fatal::usage(
-                "--state needs --output to be a file: the state advances only once the file is durable",
-            ));
-        }
         Some(path) => State::load(path)?,
     };
     if let (Some(prev), Some(path)) = (&previous, &args.state)
@@ -131,9 +124,12 @@ fn plan(args: &Args) -> Result<Plan, Fatal> {
             prev.filters
         )));
     }
+    outputs.refuse_earlier_delta(&named, previous.as_ref())?;
     Ok(Plan {
-        target,
-        manifest,
+        target: outputs.target,
+        template: outputs.template,
+        manifest: outputs.manifest,
+        recorded: outputs.recorded,
         filter,
         previous,
     })
@@ -141,12 +137,18 @@ fn plan(args: &Args) -> Result<Plan, Fatal> {
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let started = Instant::now();
-    let started_at = format_contact_time(chrono::Utc::now());
-    let plan = plan(&args)?;
+    let now = chrono::Utc::now();
+    let started_at = format_contact_time(now);
+    let plan = plan(&args, now)?;
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
     let incremental = bookmark.is_some();
 
     let session = Session::open(&args.connection, &ui, Check::Skip).await?;
+    let config = session.config();
+    let account = state::account_fingerprint(config.base_url.as_str(), config.api_key.expose());
+    if let (Some(prev), Some(path)) = (&plan.previous, &args.state) {
+        prev.check_account(path, &account)?;
+    }
     session.stop_on_signals(
         &ui,
         "interrupt: stopping; no file is written and the state is unchanged".into(),
@@ -177,8 +179,11 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         if let Some(t) = &tag_column {
             header.push(t.header());
         }
-        let out = Output::create(&plan.target, args.excel, &header)
-            .map_err(|e| Fatal::usage(format!("--output {target_name}: {e}")))?;
+        if let Target::Path(path) = &plan.target {
+            output::clean_stale(path, plan.template.as_deref());
+        }
+        let out = Output::create(&plan.target, args.excel, args.delimiter, &header)
+            .map_err(|e| Fatal::after_send(format!("--output {target_name}: {e}")))?;
         let tag_stats = tag_column
             .as_ref()
             .map(|t| (t.tags, t.memberships, t.requests));
@@ -261,15 +266,21 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let walk = walk.unwrap_or_default();
     // The state moves only past contacts proven written: an unproven walk keeps the old one,
     // so the next run exports this run's contacts again rather than skip one for good.
-    let next_state = newest
+    let advanced = newest
         .advance(plan.previous.as_ref(), plan.filter)
         .filter(|_| walk.complete);
+    let next_state = State::after_run(
+        plan.previous.as_ref(),
+        advanced,
+        account,
+        plan.recorded.clone(),
+    );
     let written = match rows.into_output().finish() {
         Ok(w) => w,
         Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {
             return Ok(Exit::Ok);
         }
-        Err(e) => return Err(Fatal::usage(format!("--output {target_name}: {e}"))),
+        Err(e) => return Err(Fatal::after_send(format!("--output {target_name}: {e}"))),
     };
     if closed {
         return Ok(Exit::Ok);

@@ -1,46 +1,28 @@
-//! Where the rows go: an atomic file (temp beside the target, fsync, rename) or stdout.
+//! Where the rows go: the named output by the rules of [`crate::files`], hashed on the way.
 //!
-//! The temporary file is created mode 0600 in the target's directory, named
-//! `.NAME.partial-PID-XXXXXX.tmp` so that anyone listing the directory sees what it is. It is
-//! deleted when the [`Output`] is dropped without [`Output::finish`] (error, Ctrl-C), so an
-//! interrupted export never leaves a file at the target path; only SIGKILL can leave the
-//! temporary behind, and the next export to the same target removes it ([`clean_stale`]).
-//! Every byte written passes through a SHA-256 for the manifest. `--excel` adds a BOM, CRLF and
-//! the formula-injection guard of [`excel_cell`]; the default is plain RFC 4180 UTF-8 with LF.
+//! A regular file (or the file a symbolic link points to) is written to a mode-0600 temporary
+//! beside it, named `.NAME.partial-PID-XXXXXX.tmp`, fsynced and renamed into place only when
+//! complete; an [`Output`] dropped without [`Output::finish`] (error, Ctrl-C) deletes it, so an
+//! interrupted export never leaves a file at the target. Only SIGKILL can leave the temporary
+//! behind; the next export to the same target, or to any name its `--output` template makes,
+//! removes those of dead processes ([`clean_stale`]). A FIFO, a character device (`/dev/null`)
+//! and `-` are written through as a stream: never renamed over. Every byte written passes
+//! through a SHA-256 for the manifest. `--excel` adds a BOM, CRLF and the formula-injection
+//! guard of [`excel_cell`]; the default is plain RFC 4180 UTF-8 with LF.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use tempfile::TempPath;
+
+use crate::files;
 
 /// Where `--output` points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Path(PathBuf),
     Stdout,
-}
-
-enum Sink {
-    File(File),
-    Stdout(io::Stdout),
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sink::File(f) => f.write(buf),
-            Sink::Stdout(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::File(f) => f.flush(),
-            Sink::Stdout(s) => s.flush(),
-        }
-    }
 }
 
 /// Hashes and counts exactly the bytes that reach the file.
@@ -71,23 +53,23 @@ pub struct Written {
 }
 
 pub struct Output {
-    csv: csv::Writer<Hashing<BufWriter<Sink>>>,
-    temp: Option<(TempPath, PathBuf)>,
+    csv: csv::Writer<Hashing<BufWriter<files::Output>>>,
     excel: bool,
     rows: u64,
     escaped: Vec<String>,
 }
 
 impl Output {
-    /// Creates the temporary file (or takes stdout) and writes the header.
-    pub fn create(target: &Target, excel: bool, header: &[&str]) -> io::Result<Output> {
-        let (sink, temp) = match target {
-            Target::Stdout => (Sink::Stdout(io::stdout()), None),
-            Target::Path(path) => {
-                clean_stale(path);
-                let (file, temp_path) = temp_beside(path)?.into_parts();
-                (Sink::File(file), Some((temp_path, path.clone())))
-            }
+    /// Opens the target (a temporary beside a file, or the stream itself), writes the header.
+    pub fn create(
+        target: &Target,
+        excel: bool,
+        delimiter: u8,
+        header: &[&str],
+    ) -> io::Result<Output> {
+        let sink = match target {
+            Target::Stdout => files::Output::atomic(Path::new(files::STDOUT))?,
+            Target::Path(path) => files::Output::atomic(path)?,
         };
         let mut hashing = Hashing {
             inner: BufWriter::with_capacity(256 * 1024, sink),
@@ -105,10 +87,10 @@ impl Output {
         };
         let csv = csv::WriterBuilder::new()
             .terminator(terminator)
+            .delimiter(delimiter)
             .from_writer(hashing);
         let mut out = Output {
             csv,
-            temp,
             excel,
             rows: 0,
             escaped: Vec::new(),
@@ -135,98 +117,78 @@ impl Output {
         Ok(())
     }
 
-    /// Flushes; for a file also fsyncs, renames over the target and fsyncs the directory, so
+    /// Flushes; a file is fsynced, renamed over the target and its directory fsynced, so
     /// that the target is either the previous file or the complete new one.
     pub fn finish(self) -> io::Result<Written> {
         let hashing = self.csv.into_inner().map_err(|e| e.into_error())?;
         let Hashing { inner, hash, bytes } = hashing;
         let sink = inner.into_inner().map_err(|e| e.into_error())?;
-        let written = Written {
+        sink.commit()?;
+        Ok(Written {
             rows: self.rows,
             bytes,
             sha256: hex::encode(hash.finalize()),
-        };
-        match (sink, self.temp) {
-            (Sink::File(file), Some((temp, target))) => {
-                file.sync_all()?;
-                drop(file);
-                temp.persist(&target).map_err(|e| e.error)?;
-                sync_dir(&target);
-            }
-            (mut sink, _) => sink.flush()?,
-        }
-        Ok(written)
+        })
     }
 }
 
-/// The file name of `path`, for the temporary's prefix.
-fn name_of(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "export".into())
-}
-
-fn dir_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// A mode-0600 temporary in the target's directory (same file system, so rename is atomic).
-fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
-    let prefix = format!(".{}.partial-{}-", name_of(path), std::process::id());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        builder.permissions(std::fs::Permissions::from_mode(0o600));
-    }
-    builder.tempfile_in(dir_of(path))
-}
-
-/// Writes `bytes` to `path` atomically with mode 0600 (the manifest and the state file).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut temp = temp_beside(path)?;
-    temp.write_all(bytes)?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    sync_dir(path);
-    Ok(())
-}
-
-/// The rename is durable only once the directory entry is; best effort where unsupported.
-fn sync_dir(path: &Path) {
-    if let Ok(dir) = File::open(dir_of(path)) {
-        let _ = dir.sync_all();
-    }
-}
-
-/// Removes temporaries for `path` left by an export that was killed (its process is gone).
-/// Only where `/proc` tells whether a process lives; elsewhere they stay, clearly named.
-pub fn clean_stale(path: &Path) {
+/// Removes temporaries left by exports that were killed (their process is gone): those of
+/// `target`, or of every name `template` makes (`contacts-{timestamp}.csv` matches
+/// `contacts-*.csv`), so dated names do not pile them up. Only where `/proc` tells whether a
+/// process lives; elsewhere they stay, clearly named.
+pub fn clean_stale(target: &Path, template: Option<&str>) {
     if !Path::new("/proc/self").exists() {
         return;
     }
-    let prefix = format!(".{}.partial-", name_of(path));
-    let Ok(entries) = std::fs::read_dir(dir_of(path)) else {
+    let own = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let pattern: Vec<String> = match template.map(Path::new).and_then(Path::file_name) {
+        Some(t) => super::paths::literal_parts(&t.to_string_lossy()),
+        None => vec![own],
+    };
+    let Ok(entries) = std::fs::read_dir(files::dir_of(target)) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(&prefix) else {
+        let Some((base, pid)) = stale_parts(&name) else {
             continue;
         };
-        let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        if let Some(pid) = pid
-            && name.ends_with(".tmp")
+        if wildcard_match(&pattern, base)
             && pid != std::process::id()
             && !Path::new(&format!("/proc/{pid}")).exists()
         {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// `.NAME.partial-PID-XXXXXX.tmp` -> (NAME, PID), the shape of [`files::temp_prefix`].
+fn stale_parts(name: &str) -> Option<(&str, u32)> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (base, tail) = rest.rsplit_once(".partial-")?;
+    let pid = tail.split('-').next()?.parse().ok()?;
+    Some((base, pid))
+}
+
+/// Whether `name` is the literal `parts` with anything between them (a `*` pattern without
+/// escapes; a template has no other metacharacter, so a glob crate would add only escaping).
+fn wildcard_match(parts: &[String], name: &str) -> bool {
+    let [first, middle @ .., last] = parts else {
+        return parts.first().is_none_or(|p| p == name);
+    };
+    let Some(mut rest) = name.strip_prefix(first.as_str()) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part.as_str()) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last.as_str())
 }
 
 /// Spreadsheets run cells starting with `=`, `+`, `-` or `@` as formulas (and tab/CR can
@@ -277,7 +239,7 @@ mod tests {
     fn excel_profile_has_bom_crlf_and_guard() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.csv");
-        let mut out = Output::create(&Target::Path(path.clone()), true, &["a", "b"]).unwrap();
+        let mut out = Output::create(&Target::Path(path.clone()), true, b',', &["a", "b"]).unwrap();
         out.write_row(&["=cmd".into(), "-5".into()]).unwrap();
         let w = out.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -291,7 +253,7 @@ mod tests {
     fn default_profile_is_plain_and_atomic() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.csv");
-        let mut out = Output::create(&Target::Path(path.clone()), false, &["a"]).unwrap();
+        let mut out = Output::create(&Target::Path(path.clone()), false, b',', &["a"]).unwrap();
         out.write_row(&["=x, y".into()]).unwrap();
         assert!(!path.exists(), "nothing at the target before finish");
         let w = out.finish().unwrap();
@@ -311,7 +273,7 @@ mod tests {
     fn dropping_an_unfinished_output_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.csv");
-        let mut out = Output::create(&Target::Path(path.clone()), false, &["a"]).unwrap();
+        let mut out = Output::create(&Target::Path(path.clone()), false, b',', &["a"]).unwrap();
         out.write_row(&["1".into()]).unwrap();
         drop(out);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -329,8 +291,38 @@ mod tests {
         for p in [&dead, &alive, &other] {
             std::fs::write(p, "x").unwrap();
         }
-        clean_stale(&path);
+        clean_stale(&path, None);
         assert_eq!(!dead.exists(), Path::new("/proc/self").exists());
         assert!(alive.exists() && other.exists());
+    }
+
+    #[test]
+    fn a_template_cleans_the_temporaries_of_every_name_it_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = |name: &str| {
+            dir.path()
+                .join(format!(".{name}.partial-4000000000-abc.tmp"))
+        };
+        let dated = made("contacts-20261201T010203Z.csv");
+        let older = made("contacts-20261130T010203Z.csv");
+        let unrelated = made("notes.csv");
+        for p in [&dated, &older, &unrelated] {
+            std::fs::write(p, "x").unwrap();
+        }
+        let target = dir.path().join("contacts-20261202T010203Z.csv");
+        clean_stale(&target, Some("contacts-{timestamp}.csv"));
+        if Path::new("/proc/self").exists() {
+            assert!(!dated.exists() && !older.exists());
+        }
+        assert!(unrelated.exists());
+        assert_eq!(
+            stale_parts(".a.b.csv.partial-12-x.tmp"),
+            Some(("a.b.csv", 12))
+        );
+        let parts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(wildcard_match(&parts(&["c-", ".csv"]), "c-1.csv"));
+        assert!(!wildcard_match(&parts(&["c-", ".csv"]), "d-1.csv"));
+        assert!(wildcard_match(&parts(&["x.csv"]), "x.csv"));
+        assert!(!wildcard_match(&parts(&["ab", "ba"]), "aba"));
     }
 }

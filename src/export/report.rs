@@ -15,10 +15,11 @@ use serde::Serialize;
 
 use super::Args;
 use super::filter::Filter;
-use super::output::{Written, write_atomic};
+use super::output::Written;
 use super::walk::Walk;
 use super::writer::Progress;
 use crate::exit::{Exit, Fatal};
+use crate::files::write_atomic;
 use crate::session::RequestStats;
 use crate::summary::Summary;
 use crate::ui::{Ui, human_duration};

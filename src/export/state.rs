@@ -6,6 +6,12 @@
 //! nor duplicated; it stops at the first page holding an older or already-exported contact.
 //! The state is rewritten (atomically, mode 0600) only after the output file is durable, so an
 //! interrupted or failed run exports the same contacts again next time instead of losing them.
+//!
+//! It also records what it belongs to, checked before any request: the filters, and the
+//! account as a fingerprint (SHA-256 of the base URL and the key; never the key), so a state
+//! file reused against another account is refused (exit 2) instead of exporting nothing; and
+//! the files its runs produced, so that none of them is overwritten by a later run
+//! ([`super::paths`]).
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -14,9 +20,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::filter::Filter;
-use super::output::write_atomic;
 use crate::api::{Contact, parse_time};
 use crate::exit::Fatal;
+use crate::files::write_atomic;
+
+/// Files recorded in a state file: the newest this many (a year of nightly runs and more).
+const MAX_OUTPUTS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
@@ -24,6 +33,22 @@ pub struct State {
     pub ids_at_newest: Vec<u64>,
     pub filters: Filter,
     pub updated_at: String,
+    /// [`account_fingerprint`] of the account the bookmark belongs to (absent in old files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Export files written by runs of this state, oldest first.
+    #[serde(default)]
+    pub outputs: Vec<String>,
+}
+
+/// Identifies an account without holding its key: SHA-256 of the base URL and the key.
+pub fn account_fingerprint(base_url: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(base_url.trim_end_matches('/').as_bytes());
+    hash.update(b"\n");
+    hash.update(key.as_bytes());
+    format!("sha256:{}", hex::encode(hash.finalize()))
 }
 
 impl State {
@@ -49,6 +74,40 @@ impl State {
         text.push('\n');
         write_atomic(path, text.as_bytes())
             .map_err(|e| Fatal::usage(format!("--state {}: {e}", path.display())))
+    }
+
+    /// Refuses a state made for another account (exit 2, before any request).
+    pub fn check_account(&self, path: &Path, fingerprint: &str) -> Result<(), Fatal> {
+        match &self.account {
+            Some(a) if a != fingerprint => Err(Fatal::usage(format!(
+                "--state {}: it belongs to another account (another base URL or key); its \
+                 bookmark would skip contacts of this one. Use another state file (a rotated \
+                 key for the same account needs one too; delete it to export everything again)",
+                path.display()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// This state after a run that wrote `output`: `advanced` is the new bookmark when the run
+    /// proved one, else the old bookmark stays.
+    pub fn after_run(
+        previous: Option<&State>,
+        advanced: Option<State>,
+        account: String,
+        output: Option<String>,
+    ) -> Option<State> {
+        let mut next = advanced.or_else(|| previous.cloned())?;
+        next.account = Some(account);
+        next.outputs = previous.map(|p| p.outputs.clone()).unwrap_or_default();
+        if let Some(o) = output
+            && !next.outputs.contains(&o)
+        {
+            next.outputs.push(o);
+        }
+        let excess = next.outputs.len().saturating_sub(MAX_OUTPUTS);
+        next.outputs.drain(..excess);
+        Some(next)
     }
 
     pub fn bookmark(&self) -> Result<Bookmark, Fatal> {
@@ -127,6 +186,8 @@ impl Newest {
             ids_at_newest: ids,
             filters,
             updated_at: crate::api::format_contact_time(Utc::now()),
+            account: None,
+            outputs: Vec::new(),
         })
     }
 }
@@ -204,6 +265,8 @@ mod tests {
             ids_at_newest: vec![],
             filters: all(),
             updated_at: T1.into(),
+            account: None,
+            outputs: Vec::new(),
         };
         let mut c = contact(9, T2);
         c.created_at = None;
@@ -220,6 +283,8 @@ mod tests {
             ids_at_newest: vec![7],
             filters: all(),
             updated_at: T2.into(),
+            account: Some(account_fingerprint("http://a/v1/", "k")),
+            outputs: vec!["/x/a.csv".into()],
         };
         state.save(&path).unwrap();
         assert_eq!(State::load(&path).unwrap(), Some(state));
@@ -231,5 +296,34 @@ mod tests {
         }
         std::fs::write(&path, "{}").unwrap();
         assert!(State::load(&path).is_err());
+    }
+
+    #[test]
+    fn the_account_is_a_fingerprint_and_another_one_is_refused() {
+        let a = account_fingerprint("http://a/v1", "key-a");
+        assert_eq!(a, account_fingerprint("http://a/v1/", "key-a"));
+        assert_ne!(a, account_fingerprint("http://a/v1", "key-b"));
+        assert_ne!(a, account_fingerprint("http://b/v1", "key-a"));
+        assert!(!a.contains("key-a"));
+        let mut first = Newest::default();
+        first.observe(&contact(1, T1));
+        let state = State::after_run(
+            None,
+            first.advance(None, all()),
+            a.clone(),
+            Some("x".into()),
+        )
+        .unwrap();
+        assert_eq!(state.outputs, ["x"]);
+        let path = Path::new("s.json");
+        assert!(state.check_account(path, &a).is_ok());
+        let err = state
+            .check_account(path, &account_fingerprint("http://a/v1", "key-b"))
+            .unwrap_err();
+        assert!(err.to_string().contains("another account"), "{err}");
+        // Nothing new: the bookmark stays, the file written is still recorded.
+        let kept = State::after_run(Some(&state), None, a, Some("y".into())).unwrap();
+        assert_eq!(kept.newest_created_at, T1);
+        assert_eq!(kept.outputs, ["x", "y"]);
     }
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::api::Tag;
 use crate::api::client::Client;
+use crate::api::endpoints::Endpoint;
 use crate::api::paging;
 use crate::exit::Fatal;
 use crate::ui::Ui;
@@ -79,7 +80,7 @@ pub async fn fetch(
 ) -> Result<TagColumn, Fatal> {
     use crate::api::client::ClientStats;
     let before = ClientStats::get(&client.stats().requests);
-    let tags: Vec<Tag> = paging::fetch_all(client, "tags", &[]).await?;
+    let tags: Vec<Tag> = paging::fetch_all(client, Endpoint::Tags, &[]).await?;
     if mode == TagMode::Names {
         let ambiguous: Vec<&str> = tags
             .iter()
@@ -125,8 +126,12 @@ pub async fn fetch(
 /// The contact ids holding `tag`, page after page.
 async fn members_of(client: &Client, tag: u64) -> Result<Vec<u64>, Fatal> {
     let tag_text = tag.to_string();
-    let members: Vec<Member> =
-        paging::fetch_all(client, "tags-contacts", &[("tag_id", tag_text.as_str())]).await?;
+    let members: Vec<Member> = paging::fetch_all(
+        client,
+        Endpoint::TagsContacts,
+        &[("tag_id", tag_text.as_str())],
+    )
+    .await?;
     Ok(members.into_iter().map(|m| m.id).collect())
 }
 

@@ -46,6 +46,7 @@ use super::state::{Bookmark, Newest};
 use super::writer::Progress;
 use crate::api::Contact;
 use crate::api::client::Client;
+use crate::api::endpoints::Endpoint;
 use crate::api::paging::{PER_PAGE, Page, get_page};
 use crate::exit::Fatal;
 
@@ -389,8 +390,9 @@ impl Walker {
     }
 }
 
+/// The API answered something that is not the page asked for: as if it were down (exit 4).
 fn not_a_page(number: u64, why: &str) -> Fatal {
-    Fatal::usage(format!(
+    Fatal::unavailable(format!(
         "GET /v1/contacts (page {number}) did not answer a page ({why})"
     ))
 }
@@ -399,7 +401,7 @@ fn not_a_page(number: u64, why: &str) -> Fatal {
 fn fetch(client: Arc<Client>, query: Arc<Vec<(&'static str, String)>>, number: u64) -> Fetch {
     Box::pin(async move {
         let pairs: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let page = get_page::<Contact>(&client, "contacts", &pairs, number).await?;
+        let page = get_page::<Contact>(&client, Endpoint::Contacts, &pairs, number).await?;
         match page.meta {
             None => Err(not_a_page(number, "no meta")),
             Some(m) if m.current_page != number => Err(not_a_page(

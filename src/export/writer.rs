@@ -78,7 +78,7 @@ impl Rows {
             if e.kind() == std::io::ErrorKind::BrokenPipe {
                 Stop::Closed
             } else {
-                Stop::Fatal(Fatal::usage(format!("writing the export: {e}")))
+                Stop::Fatal(Fatal::after_send(format!("writing the export: {e}")))
             }
         })?;
         self.progress.rows.fetch_add(1, Ordering::Relaxed);
@@ -130,7 +130,7 @@ mod tests {
     fn rows_are_rendered_in_the_order_given() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.csv");
-        let out = Output::create(&Target::Path(path.clone()), false, &COLUMNS).unwrap();
+        let out = Output::create(&Target::Path(path.clone()), false, b',', &COLUMNS).unwrap();
         let progress = Arc::new(Progress::default());
         let mut rows = Rows::new(out, None, Arc::clone(&progress));
         for id in [3, 2, 1] {

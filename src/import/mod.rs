@@ -9,6 +9,7 @@
 
 mod collect;
 pub mod dedupe;
+mod evidence;
 pub mod journal;
 mod outputs;
 mod pipeline;
@@ -75,6 +76,11 @@ pub struct Args {
     /// What to do when the contact already exists (409).
     #[arg(long, value_enum, default_value = "skip")]
     pub on_exists: OnExists,
+
+    /// With --on-exists update: let a row subscribe a contact stored as unsubscribed
+    /// (email_marketing or gdpr false -> true). Without it such rows keep the stored consent.
+    #[arg(long)]
+    pub allow_resubscribe: bool,
 
     /// Create tags named in a `tags` column that the account does not have yet.
     #[arg(long)]
@@ -149,6 +155,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         Arc::new(RowSender {
             client: Arc::clone(client),
             on_exists: args.on_exists,
+            allow_resubscribe: args.allow_resubscribe,
             run_started: plan.run_started,
         })
     });

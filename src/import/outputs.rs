@@ -186,6 +186,10 @@ pub fn run_header(
             "--create-missing-tags".to_string(),
             args.create_missing_tags.to_string(),
         ),
+        (
+            "--allow-resubscribe".to_string(),
+            args.allow_resubscribe.to_string(),
+        ),
     ]);
     RunHeader {
         version: journal::VERSION,

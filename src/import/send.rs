@@ -1,20 +1,25 @@
-//! Sends one row and turns whatever happens into that row's [`Outcome`].
+//! Sends one row and turns whatever happens into that row's [`Outcome`], on evidence only.
 //!
-//! The interesting cases are the ambiguous ones: when an earlier attempt may have reached the
-//! server (a timeout, a connection closed before the answer, a run killed mid-request), a 409 on
-//! the re-send may be our own contact. We then look it up and call it `created` if it was made
-//! after this run started, so a contact we created is never reported as a conflict nor counted
-//! twice. `--on-exists update` turns a 409 into a lookup plus `PUT /v1/contact`.
+//! `created` needs the server's id: from the create's own success envelope, or from a lookup
+//! by email after an answer that proves nothing (an HTML 200, an empty 201, a lost answer then
+//! a 409), judged ours by [`evidence`]. `exists` needs a contact someone else made: a plain 409
+//! for a row none of our requests can have stored, or a lookup that found one created before
+//! this run. A lookup answered with anything but that contact never yields `exists`. Failed
+//! rows say whether they may have been stored (`Outcome::not_stored`), so a resume looks up
+//! only those. `--on-exists update` turns a 409 into a lookup plus `PUT /v1/contact`, and
+//! never raises consent (`email_marketing`, `gdpr`) from false to true unless
+//! `--allow-resubscribe`.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::evidence::{self, Verdict};
 use super::plan::Payload;
-use crate::api::client::{Answer, CallError, Client};
-use crate::api::{Contact, CreatedId, Success, codes, parse_time};
+use crate::api::client::{CallError, Client};
+use crate::api::reply::{Body, Reply};
+use crate::api::{Contact, codes};
 use crate::results::{Kind, Outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,193 +49,281 @@ pub struct Refused {
 pub struct RowSender {
     pub client: Arc<Client>,
     pub on_exists: OnExists,
+    /// `--allow-resubscribe`: an update may raise consent from false to true.
+    pub allow_resubscribe: bool,
     /// When the first run of this import started (kept across resumes).
     pub run_started: DateTime<Utc>,
 }
 
+/// What a lookup by email proved.
+enum Found {
+    Contact(Contact),
+    /// 404 with an error envelope.
+    Missing,
+    /// Anything else, described.
+    Unreadable(String),
+}
+
+type Sent = (Outcome, Option<Refused>);
+
 impl RowSender {
-    /// Sends a row. `Err` only for 401/403; the row's own outcome is then `failed`.
-    pub async fn send(&self, payload: &Payload) -> (Outcome, Option<Refused>) {
-        let mut attempts = 0;
-        let answer = self
-            .client
-            .call(Method::POST, "contact", &[], Some(payload.body.clone()))
-            .await;
-        let answer = match answer {
-            Ok(a) => a,
-            Err(e) => return call_failed(e, 0),
+    /// Sends a row. `Some(Refused)` only for 401/403; the row's own outcome is then `failed`.
+    pub async fn send(&self, payload: &Payload) -> Sent {
+        let reply = match self.client.create_contact(payload.body.clone()).await {
+            Ok(reply) => reply,
+            Err(e) => return call_failed(e, 0, payload.maybe_sent_before),
         };
-        attempts += answer.attempts;
-        let mut outcome = match answer.status {
-            200 | 201 => created(&answer),
-            409 if self.on_exists == OnExists::Update => {
-                return self.upsert(payload, &answer, attempts).await;
+        let mut attempts = reply.attempts;
+        let maybe_sent = reply.maybe_duplicated || payload.maybe_sent_before;
+        let (mut outcome, refused) = match (reply.data(), reply.status) {
+            (Some(created), status) => {
+                let mut o = Outcome::new(Kind::Created);
+                o.http_status = Some(status);
+                o.contact_id = Some(created.id);
+                (o, None)
             }
-            409 if answer.maybe_duplicated || payload.maybe_sent_before => {
-                match self.resolve_conflict(payload).await {
-                    Ok((outcome, lookups)) => {
-                        attempts += lookups;
-                        outcome
-                    }
-                    Err(e) => return call_failed(e, attempts),
-                }
+            // A 2xx that proves nothing: it may have been stored, so look before anything.
+            _ if reply.is_success() => {
+                let what = format!("the create answered {}", reply.describe());
+                self.look_after(payload, &what, reply.status, &mut attempts)
+                    .await
             }
-            409 => from_error(Kind::Exists, &answer),
-            400 | 404 | 422 => from_error(Kind::Invalid, &answer),
-            _ => from_error(Kind::Failed, &answer),
+            (None, 409) if self.on_exists == OnExists::Update => {
+                self.upsert(payload, &reply, maybe_sent, &mut attempts)
+                    .await
+            }
+            (None, 409) if maybe_sent => {
+                let what = format!("409 {} on a re-send", reply.describe());
+                self.look_after(payload, &what, 409, &mut attempts).await
+            }
+            (None, 409) => (from_reply(Kind::Exists, &reply), None),
+            (None, 400 | 404 | 422) => (from_reply(Kind::Invalid, &reply), None),
+            (None, status) => {
+                let mut o = from_reply(Kind::Failed, &reply);
+                o.not_stored = !maybe_sent && (400..500).contains(&status);
+                (o, None)
+            }
         };
         outcome.attempts = attempts;
-        (outcome, None)
+        (outcome, refused)
     }
 
-    /// After an ambiguous attempt, is the existing contact ours?
-    async fn resolve_conflict(&self, payload: &Payload) -> Result<(Outcome, u32), CallError> {
-        let (contact, lookups) = self.lookup(&payload.email).await?;
-        let Some(contact) = contact else {
-            // Gone again (deleted meanwhile): report the conflict as the server gave it.
-            let mut outcome = Outcome::new(Kind::Exists).with_message("contact already exists");
-            outcome.http_status = Some(409);
-            outcome.error_code = Some(codes::CONTACT_EXISTS.into());
-            return Ok((outcome, lookups));
+    /// After an answer that leaves "was it stored?" open (`what` says which), the lookup by
+    /// email decides: ours, someone else's, or still open (then `failed`, maybe stored).
+    async fn look_after(
+        &self,
+        payload: &Payload,
+        what: &str,
+        status: u16,
+        attempts: &mut u32,
+    ) -> Sent {
+        let found = match self.lookup(&payload.email, attempts).await {
+            Ok(found) => found,
+            Err(e) => return prefixed(call_failed(e, *attempts, true), what),
         };
-        let ours = self.created_by_this_run(&contact);
-        let mut outcome = if ours {
-            Outcome::new(Kind::Created).with_message(
-                "created by an earlier attempt whose answer was lost; confirmed by lookup",
-            )
-        } else {
-            let mut o = Outcome::new(Kind::Exists).with_message("contact already exists");
-            o.error_code = Some(codes::CONTACT_EXISTS.into());
-            o
+        match found {
+            Found::Contact(contact) => (self.judged(&contact, what, status), None),
+            Found::Missing => (
+                failed_maybe_stored(
+                    status,
+                    format!(
+                        "{what}; a lookup by email found no such contact; --resume will send \
+                         it again"
+                    ),
+                ),
+                None,
+            ),
+            Found::Unreadable(why) => (
+                failed_maybe_stored(
+                    status,
+                    format!("{what}; the lookup by email answered {why}; --resume will check it"),
+                ),
+                None,
+            ),
+        }
+    }
+
+    /// `created` or `exists` for a contact found after an ambiguous attempt.
+    fn judged(&self, contact: &Contact, what: &str, status: u16) -> Outcome {
+        let stamp = contact.created_at.as_deref().unwrap_or("unknown");
+        let verdict = evidence::judge(contact, self.run_started, self.client.clock_bounds());
+        let mut outcome = match verdict {
+            Verdict::Ours => Outcome::new(Kind::Created).with_message(format!(
+                "{what}; a lookup found the contact, created by this run (created_at {stamp})"
+            )),
+            Verdict::Unsure(why) => Outcome::new(Kind::Created).with_message(format!(
+                "{what}; a lookup found the contact, probably created by this run: {why}; \
+                 check it"
+            )),
+            Verdict::Before => {
+                let mut o = Outcome::new(Kind::Exists).with_message(format!(
+                    "{what}; the contact existed before this run (created_at {stamp})"
+                ));
+                o.error_code = Some(codes::CONTACT_EXISTS.into());
+                o
+            }
         };
-        outcome.http_status = Some(if ours { 201 } else { 409 });
+        outcome.http_status = Some(status);
         outcome.contact_id = Some(contact.id);
-        Ok((outcome, lookups))
+        outcome
     }
 
+    /// `--on-exists update` after a 409.
     async fn upsert(
         &self,
         payload: &Payload,
-        conflict: &Answer,
-        mut attempts: u32,
-    ) -> (Outcome, Option<Refused>) {
-        let (contact, lookups) = match self.lookup(&payload.email).await {
-            Ok(found) => found,
-            Err(e) => return call_failed(e, attempts),
+        conflict: &Reply<crate::api::CreatedId>,
+        maybe_sent: bool,
+        attempts: &mut u32,
+    ) -> Sent {
+        let what = format!("409 {}", conflict.describe());
+        let contact = match self.lookup(&payload.email, attempts).await {
+            Ok(Found::Contact(contact)) => contact,
+            Ok(Found::Missing) => {
+                let mut o = failed_maybe_stored(
+                    409,
+                    format!("{what}; a lookup by email found no such contact"),
+                );
+                o.error_code = conflict.error().map(|e| e.code.clone());
+                return (o, None);
+            }
+            Ok(Found::Unreadable(why)) => {
+                let message = format!("{what}; the lookup by email answered {why}");
+                return (failed_maybe_stored(409, message), None);
+            }
+            Err(e) => return prefixed(call_failed(e, *attempts, maybe_sent), &what),
         };
-        attempts += lookups;
-        let Some(contact) = contact else {
-            let mut o = from_error(Kind::Failed, conflict);
-            o.message = Some("409 on create, but the contact was not found by email".into());
-            o.attempts = attempts;
-            return (o, None);
-        };
-        let ours = (conflict.maybe_duplicated || payload.maybe_sent_before)
-            && self.created_by_this_run(&contact);
-        if ours {
-            let mut o = Outcome::new(Kind::Created)
-                .with_message("created by an earlier attempt whose answer was lost");
-            o.http_status = Some(201);
-            o.contact_id = Some(contact.id);
-            o.attempts = attempts;
-            return (o, None);
+        if maybe_sent {
+            let outcome = self.judged(&contact, &what, 409);
+            if outcome.kind == Kind::Created {
+                return (outcome, None);
+            }
         }
-        let mut body: serde_json::Map<String, Value> =
+        self.update(payload, &contact, attempts).await
+    }
+
+    /// `PUT /v1/contact` with the row's fields, consent never raised without the flag.
+    async fn update(&self, payload: &Payload, contact: &Contact, attempts: &mut u32) -> Sent {
+        let mut body: Map<String, Value> =
             serde_json::from_slice(&payload.body).unwrap_or_default();
-        body.insert("contact_id".into(), Value::from(contact.id));
-        let body = bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-        let answer = match self
-            .client
-            .call(Method::PUT, "contact", &[], Some(body))
-            .await
-        {
-            Ok(a) => a,
-            Err(e) => return call_failed(e, attempts),
+        let held = if self.allow_resubscribe {
+            Vec::new()
+        } else {
+            hold_back_consent(&mut body, contact)
         };
-        attempts += answer.attempts;
-        let mut outcome = if answer.is_success() {
+        body.insert("contact_id".into(), Value::from(contact.id));
+        let bytes = bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+        let reply = match self.client.update_contact(bytes).await {
+            Ok(reply) => reply,
+            Err(e) => return call_failed(e, *attempts, true),
+        };
+        *attempts += reply.attempts;
+        let outcome = if reply.data().is_some() {
             let mut o = Outcome::new(Kind::Updated);
-            o.http_status = Some(answer.status);
+            o.http_status = Some(reply.status);
+            o.contact_id = Some(contact.id);
+            if !held.is_empty() {
+                o.message = Some(format!(
+                    "{} not raised: the stored contact has {} false and the row says true; \
+                     pass --allow-resubscribe to subscribe it",
+                    held.join(" and "),
+                    if held.len() > 1 { "them" } else { "it" }
+                ));
+            }
+            o
+        } else if reply.is_success() {
+            let mut o = failed_maybe_stored(
+                reply.status,
+                format!("the update answered {}", reply.describe()),
+            );
             o.contact_id = Some(contact.id);
             o
-        } else if matches!(answer.status, 400 | 404 | 422) {
-            from_error(Kind::Invalid, &answer)
+        } else if matches!(reply.status, 400 | 404 | 422) {
+            from_reply(Kind::Invalid, &reply)
         } else {
-            from_error(Kind::Failed, &answer)
+            from_reply(Kind::Failed, &reply)
         };
-        outcome.attempts = attempts;
         (outcome, None)
     }
 
-    /// A contact created since this import first started can only be ours when one of our
-    /// attempts may have reached the server unanswered. `created_at` is the server's clock:
-    /// when its `Date` headers show it more than 2 s off ours, the start is moved onto the
-    /// server's clock (less a second for the header's resolution), so a skewed clock cannot
-    /// turn our contact into a conflict; within 2 s our own clock is the better measure.
-    fn created_by_this_run(&self, contact: &Contact) -> bool {
-        let start = match self.client.clock_offset() {
-            Some(offset) if offset.num_milliseconds().abs() > 2_000 => {
-                self.run_started + offset - chrono::Duration::seconds(1)
-            }
-            _ => self.run_started,
-        };
-        contact
-            .created_at
-            .as_deref()
-            .and_then(parse_time)
-            .is_some_and(|t| t >= start)
+    /// `GET /v1/contact?email=`: only a contact with this email counts as found.
+    async fn lookup(&self, email: &str, attempts: &mut u32) -> Result<Found, CallError> {
+        let reply = self.client.find_contact(email).await?;
+        *attempts += reply.attempts;
+        let status = reply.status;
+        let described = reply.describe();
+        Ok(match reply.body {
+            Body::Data(c) if c.email.trim().eq_ignore_ascii_case(email.trim()) => Found::Contact(c),
+            Body::Data(c) => Found::Unreadable(format!("another contact (id {})", c.id)),
+            Body::Error(_) if status == 404 => Found::Missing,
+            _ => Found::Unreadable(described),
+        })
     }
+}
 
-    /// `GET /v1/contact?email=`: `None` when the API says 404.
-    async fn lookup(&self, email: &str) -> Result<(Option<Contact>, u32), CallError> {
-        let answer = self.client.get("contact", &[("email", email)]).await?;
-        if answer.status == 404 {
-            return Ok((None, answer.attempts));
+/// Removes `email_marketing` / `gdpr` from an update that would raise them from the stored
+/// false to true, and says which it removed.
+fn hold_back_consent(body: &mut Map<String, Value>, stored: &Contact) -> Vec<&'static str> {
+    let mut held = Vec::new();
+    for (key, now) in [
+        ("email_marketing", stored.email_marketing),
+        ("gdpr", stored.gdpr),
+    ] {
+        let raises = body.get(key).is_some_and(|v| {
+            crate::validate::laravel_boolean(v) == Some(true)
+                || v.as_str().and_then(crate::validate::parse_bool_cell) == Some(true)
+        });
+        if raises && !now {
+            body.remove(key);
+            held.push(key);
         }
-        let contact = answer.json::<Success<Contact>>().ok().map(|s| s.data);
-        Ok((contact, answer.attempts))
     }
+    held
 }
 
-fn created(answer: &Answer) -> Outcome {
-    let mut outcome = Outcome::new(Kind::Created);
-    outcome.http_status = Some(answer.status);
-    match answer.json::<Success<CreatedId>>() {
-        Ok(s) => outcome.contact_id = Some(s.data.id),
-        Err(e) => outcome.message = Some(e),
-    }
-    outcome
-}
-
-/// Copies `error.code`, `message` and `details` from an error envelope (or the raw body).
-fn from_error(kind: Kind, answer: &Answer) -> Outcome {
+/// Copies `error.code`, `message` and `details` from the answer (or describes its body).
+fn from_reply<T>(kind: Kind, reply: &Reply<T>) -> Outcome {
     let mut outcome = Outcome::new(kind);
-    outcome.http_status = Some(answer.status);
-    match answer.error() {
+    outcome.http_status = Some(reply.status);
+    match reply.error() {
         Some(error) => {
-            outcome.error_code = Some(error.code);
-            outcome.message = Some(error.message);
-            outcome.details = error.details;
+            outcome.error_code = Some(error.code.clone());
+            outcome.message = Some(error.message.clone());
+            outcome.details = error.details.clone();
         }
-        None => {
-            outcome.message = Some(crate::csv_in::sanitize_for_message(
-                &String::from_utf8_lossy(&answer.body),
-                200,
-            ))
-        }
+        None => outcome.message = Some(reply.describe()),
     }
     outcome
 }
 
-fn call_failed(e: CallError, earlier_attempts: u32) -> (Outcome, Option<Refused>) {
+fn failed_maybe_stored(status: u16, message: String) -> Outcome {
+    let mut o = Outcome::new(Kind::Failed).with_message(message);
+    o.http_status = Some(status);
+    o
+}
+
+fn prefixed((mut outcome, refused): Sent, what: &str) -> Sent {
+    outcome.message = Some(match outcome.message.take() {
+        Some(m) => format!("{what}; then {m}"),
+        None => what.to_string(),
+    });
+    (outcome, refused)
+}
+
+/// A call that produced no final answer. `maybe_stored`: an earlier request of this row may
+/// have been stored whatever this call says.
+fn call_failed(e: CallError, earlier_attempts: u32, maybe_stored: bool) -> Sent {
     match e {
         CallError::Refused { status, error } => {
             let message = error
+                .as_ref()
                 .map(|e| format!("{}: {}", e.code, e.message))
                 .unwrap_or_else(|| format!("HTTP {status}"));
             let mut outcome = Outcome::new(Kind::Failed).with_message(message.clone());
             outcome.http_status = Some(status);
+            outcome.error_code = error.map(|e| e.code);
             outcome.attempts = earlier_attempts + 1;
+            outcome.not_stored = !maybe_stored;
             (outcome, Some(Refused { status, message }))
         }
         CallError::Exhausted {
@@ -238,7 +331,7 @@ fn call_failed(e: CallError, earlier_attempts: u32) -> (Outcome, Option<Refused>
             error,
             last,
             attempts,
-            ..
+            maybe_sent,
         } => {
             let mut outcome = Outcome::new(Kind::Failed);
             outcome.http_status = status;
@@ -249,6 +342,8 @@ fn call_failed(e: CallError, earlier_attempts: u32) -> (Outcome, Option<Refused>
             };
             outcome.error_code = error.map(|e| e.code);
             outcome.message = Some(format!("{what} (gave up after {attempts} attempts)"));
+            // Connection refused every time: nothing ever left. A 5xx may follow a write.
+            outcome.not_stored = !(maybe_stored || maybe_sent || status.is_some());
             (outcome, None)
         }
         CallError::Interrupted { attempts, .. } => {
@@ -258,6 +353,8 @@ fn call_failed(e: CallError, earlier_attempts: u32) -> (Outcome, Option<Refused>
             } else {
                 let mut o = Outcome::new(Kind::Failed)
                     .with_message("interrupted before a final answer; --resume will check it");
+                // Whatever answers came before the interrupt (a 5xx, a lost one), the row
+                // may have been stored: a resume looks it up after a 409.
                 o.attempts = total;
                 o
             };

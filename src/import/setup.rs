@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use super::journal::{Journal, Previous, RunHeader};
 use super::outputs::{self, Outputs, RunState};
 use super::scan::{self, Scan};
+use super::send::OnExists;
 use super::{Args, report};
 use crate::csv_in::{self, CsvInput, Source};
 use crate::exit::Fatal;
@@ -52,6 +53,11 @@ pub struct Files {
 
 /// The plan, and the opened input the pipeline's reader will consume.
 pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
+    if args.allow_resubscribe && args.on_exists != OnExists::Update {
+        return Err(Fatal::usage(
+            "--allow-resubscribe only applies with --on-exists update",
+        ));
+    }
     let source = if args.input == "-" {
         Source::Stdin
     } else {

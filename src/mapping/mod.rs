@@ -104,16 +104,10 @@ pub struct Source {
     pub sense: Sense,
 }
 
-/// Header text for a message: trimmed, control and bidi characters escaped
-/// (Rust's debug escaping), cut to `max` characters. Without the quotes.
+/// Header text for a message, shown between quotes: trimmed, made safe by the crate's one
+/// sanitiser.
 fn esc(s: &str, max: usize) -> String {
-    let s = s.trim();
-    let mut cut: String = s.chars().take(max).collect();
-    if cut.len() < s.len() {
-        cut.push('…');
-    }
-    let d = format!("{cut:?}");
-    d[1..d.len() - 1].to_string()
+    crate::text::sanitize_quoted(s.trim(), max)
 }
 
 /// Every header, quoted and escaped: the user needs the exact one to `--map`.

@@ -88,6 +88,11 @@ enum Record<'a> {
         state: EndState,
         at: DateTime<Utc>,
     },
+    /// First line of a resumed run: a run before it that has no end record was killed, and
+    /// rows it had in flight have no record.
+    Resume {
+        at: DateTime<Utc>,
+    },
 }
 
 pub fn path_for(results: &Path) -> PathBuf {
@@ -120,7 +125,10 @@ impl Journal {
         let mut file = lock.take_file()?;
         file.set_len(valid_len)?;
         file.seek(io::SeekFrom::End(0))?;
-        Journal::new(file, lock.path())
+        let mut journal = Journal::new(file, lock.path())?;
+        journal.line(&Record::Resume { at: Utc::now() })?;
+        journal.flush()?;
+        Ok(journal)
     }
 
     fn new(file: File, path: &Path) -> io::Result<Journal> {

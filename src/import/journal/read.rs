@@ -31,6 +31,9 @@ pub enum Found {
 pub struct Previous {
     pub header: RunHeader,
     pub end: Option<EndState>,
+    /// Some run stopped without its end record (killed): rows it had in flight have no
+    /// record, so a row without one may have been sent.
+    unclean: bool,
     valid_len: u64,
     /// Per row (index = row number): offset of its latest `row` record, and its kind.
     offsets: Vec<u64>,
@@ -40,6 +43,8 @@ pub struct Previous {
 }
 
 const NO_KIND: u8 = u8::MAX;
+/// Set in a row's kind byte when its outcome proves nothing was stored (`not_stored`).
+const NOT_STORED: u8 = 0x80;
 const CHUNK: usize = 256 * 1024;
 
 /// The fields a scan needs from any record; the rest is skipped without being stored.
@@ -50,6 +55,8 @@ struct Peek {
     kind: Option<Kind>,
     state: Option<EndState>,
     version: Option<u32>,
+    #[serde(default)]
+    not_stored: bool,
 }
 
 #[derive(Deserialize)]
@@ -75,6 +82,7 @@ pub fn scan(file: &File) -> io::Result<Found> {
     let mut previous = Previous {
         header,
         end: None,
+        unclean: false,
         valid_len: 0,
         offsets: Vec::new(),
         kinds: Vec::new(),
@@ -94,19 +102,24 @@ pub fn scan(file: &File) -> io::Result<Found> {
                 if row > rows_seen + 10_000_000 {
                     return Err(bad(number, line));
                 }
-                previous.set(row, offset, kind);
+                previous.set(row, offset, kind, peek.not_stored);
                 previous.end = None;
             }
             (Some("step"), Some(_), _, _) => {}
             (Some("end"), _, _, Some(state)) => previous.end = Some(state),
+            (Some("resume"), _, _, _) => {
+                previous.unclean |= previous.end.is_none();
+                previous.end = None;
+            }
             _ => return Err(bad(number, line)),
         }
     }
     previous.valid_len = lines.valid_len;
+    previous.unclean |= previous.end.is_none();
     previous.settled = previous
         .kinds
         .iter()
-        .filter(|&&k| k != NO_KIND && Kind::ALL[k as usize].is_final())
+        .filter(|&&k| k != NO_KIND && Kind::ALL[(k & !NOT_STORED) as usize].is_final())
         .count();
     Ok(Found::Run(Box::new(previous)))
 }
@@ -123,19 +136,19 @@ fn bad(number: u64, line: &[u8]) -> io::Error {
 }
 
 impl Previous {
-    fn set(&mut self, row: u64, offset: u64, kind: Kind) {
+    fn set(&mut self, row: u64, offset: u64, kind: Kind, not_stored: bool) {
         let i = row as usize;
         if i >= self.offsets.len() {
             self.offsets.resize(i + 1, 0);
             self.kinds.resize(i + 1, NO_KIND);
         }
         self.offsets[i] = offset;
-        self.kinds[i] = kind.index() as u8;
+        self.kinds[i] = kind.index() as u8 | if not_stored { NOT_STORED } else { 0 };
     }
 
     fn kind(&self, row: u64) -> Option<Kind> {
         match self.kinds.get(row as usize) {
-            Some(&k) if k != NO_KIND => Some(Kind::ALL[k as usize]),
+            Some(&k) if k != NO_KIND => Some(Kind::ALL[(k & !NOT_STORED) as usize]),
             _ => None,
         }
     }
@@ -181,9 +194,17 @@ impl Previous {
             .map(|r| r.outcome)
     }
 
-    /// Rows a previous attempt may have sent without us learning the answer.
+    /// Rows a previous attempt may have stored without us learning the id: a recorded outcome
+    /// says so itself (`failed` without `not_stored`); a row without one was in flight only if
+    /// some run stopped without its end record (kill -9), since an orderly stop records every
+    /// row it sent. Only these rows are looked up after a 409.
     pub fn maybe_sent(&self, row: u64) -> bool {
-        self.kind(row).is_none_or(|k| k == Kind::Failed)
+        match self.kinds.get(row as usize) {
+            Some(&k) if k != NO_KIND => {
+                k & NOT_STORED == 0 && Kind::ALL[(k & !NOT_STORED) as usize] == Kind::Failed
+            }
+            _ => self.unclean,
+        }
     }
 
     /// Explains why this journal cannot be resumed with `current`, if it cannot.

@@ -285,3 +285,41 @@ fn resume_without_an_earlier_run_starts_one() {
             .is_none()
     );
 }
+
+#[test]
+fn only_rows_that_may_have_been_stored_count_as_maybe_sent() {
+    let d = Dir::new();
+    let (mut lock, _) = d.lock();
+    let mut j = Journal::start(&mut lock, &header()).unwrap();
+    let mut refused = Outcome::new(Kind::Failed);
+    refused.http_status = Some(401);
+    refused.not_stored = true;
+    j.record(1, &refused).unwrap();
+    j.record(2, &Outcome::new(Kind::Failed)).unwrap();
+    j.end(EndState::Aborted).unwrap();
+    drop((j, lock));
+    // An orderly stop recorded every row it sent: row 3 was never sent, row 1 was refused.
+    let p = d.previous();
+    assert!(!p.maybe_sent(1) && p.maybe_sent(2) && !p.maybe_sent(3));
+    assert_eq!(p.settled_outcome(1), None, "a refused row is sent again");
+    drop(p);
+
+    // A resumed run killed before its end record: its rows in flight have no record.
+    let (mut lock, found) = d.lock();
+    let Found::Run(p) = found else { panic!() };
+    let mut j = Journal::append(&mut lock, p.valid_len()).unwrap();
+    j.record(4, &created(5)).unwrap();
+    j.flush().unwrap();
+    drop((j, lock, p));
+    let p = d.previous();
+    assert!(p.maybe_sent(3) && !p.maybe_sent(1) && !p.maybe_sent(4));
+    drop(p);
+
+    // Resumed again and stopped in order: the killed run before it still counts.
+    let (mut lock, found) = d.lock();
+    let Found::Run(p) = found else { panic!() };
+    let mut j = Journal::append(&mut lock, p.valid_len()).unwrap();
+    j.end(EndState::Interrupted).unwrap();
+    drop((j, lock, p));
+    assert!(d.previous().maybe_sent(3));
+}

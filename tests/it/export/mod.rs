@@ -12,6 +12,7 @@ use wolfeo_bulk::sandbox::{Config, SandboxHandle};
 
 use crate::harness::{Env, bin, read_csv, sandbox, std_bin, unlimited};
 
+mod files;
 mod liars;
 mod shifts;
 
