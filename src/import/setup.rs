@@ -70,8 +70,8 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         ..csv_in::Options::default()
     };
     let scan = match &source {
-        Source::Path(path) => Some(scan::scan(path, &options)?),
-        Source::Stdin => None,
+        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
+        _ => None,
     };
     let input = CsvInput::open(&source, &options)?;
     let headers = input.headers().to_vec();
@@ -92,7 +92,7 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         input.dialect(),
         mapping.describe(&headers),
     );
-    let run_state = outputs.admit(&header, args, matches!(source, Source::Stdin), ui)?;
+    let run_state = outputs.admit(&header, args, source.is_stream(), ui)?;
     check_limit(args.limit, run_state.previous.as_ref(), &outputs.results)?;
     let run_started = run_state
         .previous
@@ -124,7 +124,7 @@ impl Plan {
         let journal = self.run_state.journal(&self.header, dry_run)?;
         let results = ResultsWriter::create(&self.outputs.results, &self.headers)
             .map_err(|e| io_fatal(&self.outputs.results, e))?;
-        let rejects = RejectsWriter::create(&self.outputs.rejects, &self.headers)
+        let rejects = RejectsWriter::create(&self.outputs.rejects, &self.headers, &self.dialect)
             .map_err(|e| io_fatal(&self.outputs.rejects, e))?;
         Ok(Files {
             results,
