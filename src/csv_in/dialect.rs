@@ -99,7 +99,7 @@ pub(super) fn detect_delimiter(sample: &[u8], complete: bool) -> (u8, DelimiterS
         .into_iter()
         .filter_map(|d| score(d).map(|s| (s, d)))
         .collect();
-    consistent.sort_by(|a, b| b.0.cmp(&a.0));
+    consistent.sort_by_key(|c| std::cmp::Reverse(c.0));
     match consistent.as_slice() {
         [(best, d), rest @ ..] if rest.first().is_none_or(|(next, _)| next < best) => {
             (*d, DelimiterSource::Detected)
