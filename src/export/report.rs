@@ -91,6 +91,59 @@ struct ExportSummary<'a> {
     exit_code: i32,
 }
 
+/// The live progress of the walk: rows written, pages read, repeated ids skipped.
+pub fn live(
+    ui: &Ui,
+    total: Option<u64>,
+    progress: &std::sync::Arc<Progress>,
+    client: &std::sync::Arc<Client>,
+) -> crate::ui::Reporter {
+    let progress = std::sync::Arc::clone(progress);
+    let client = std::sync::Arc::clone(client);
+    crate::ui::Reporter::start(ui, "export", "contacts", total, move || crate::ui::Status {
+        done: Progress::get(&progress.rows),
+        detail: format!(
+            "pages {} · duplicates {}",
+            Progress::get(&progress.pages),
+            Progress::get(&progress.duplicates)
+        ),
+        paused: client.pacer().pause_remaining(),
+    })
+}
+
+/// The end of an interrupted export: nothing at the target, the state unchanged, and the
+/// summary file (cron wrappers read it whatever happened) says what was done.
+pub fn interrupted(
+    ui: &Ui,
+    target: &str,
+    summary_json: Option<&Path>,
+    client: &Client,
+    progress: &Progress,
+    started: std::time::Instant,
+) -> Result<Exit, Fatal> {
+    ui.warn(&format!(
+        "interrupted: nothing written at {target}; the state file is unchanged"
+    ));
+    if let Some(path) = summary_json {
+        let stats = client.stats();
+        crate::summary::write_json(
+            path,
+            &serde_json::json!({
+                "output": target,
+                "interrupted": true,
+                "rows_written": 0,
+                "contacts_fetched": Progress::get(&progress.rows),
+                "requests": ClientStats::get(&stats.requests),
+                "throttled_429": ClientStats::get(&stats.throttled),
+                "retries": ClientStats::get(&stats.retries),
+                "elapsed_seconds": started.elapsed().as_secs_f64(),
+                "exit_code": Exit::Interrupted.code(),
+            }),
+        )?;
+    }
+    Ok(Exit::Interrupted)
+}
+
 impl Report<'_> {
     pub fn finish(self, ui: &Ui) -> Result<Exit, Fatal> {
         let duplicates = Progress::get(&self.progress.duplicates);
