@@ -19,9 +19,10 @@ use super::output::Written;
 use super::tags::Strategy;
 use super::walk::Walk;
 use super::writer::{Progress, TagStats};
-use crate::api::client::{Client, ClientStats};
+use crate::api::client::Client;
 use crate::exit::{Exit, Fatal};
 use crate::files::write_atomic;
+use crate::session::RequestStats;
 use crate::summary::Summary;
 use crate::ui::{Ui, human_duration};
 
@@ -37,7 +38,8 @@ pub struct Report<'a> {
     pub written: Written,
     pub walk: Walk,
     pub progress: &'a Progress,
-    pub client: &'a Client,
+    /// Every request of the run.
+    pub stats: RequestStats,
     /// When `--with-tags` was given.
     pub tag_stats: Option<TagStats>,
 }
@@ -117,7 +119,7 @@ pub fn interrupted(
     ui: &Ui,
     target: &str,
     summary_json: Option<&Path>,
-    client: &Client,
+    stats: RequestStats,
     progress: &Progress,
     started: std::time::Instant,
 ) -> Result<Exit, Fatal> {
@@ -125,7 +127,6 @@ pub fn interrupted(
         "interrupted: nothing written at {target}; the state file is unchanged"
     ));
     if let Some(path) = summary_json {
-        let stats = client.stats();
         crate::summary::write_json(
             path,
             &serde_json::json!({
@@ -133,9 +134,9 @@ pub fn interrupted(
                 "interrupted": true,
                 "rows_written": 0,
                 "contacts_fetched": Progress::get(&progress.rows),
-                "requests": ClientStats::get(&stats.requests),
-                "throttled_429": ClientStats::get(&stats.throttled),
-                "retries": ClientStats::get(&stats.retries),
+                "requests": stats.requests,
+                "throttled_429": stats.throttled_429,
+                "retries": stats.retries,
                 "elapsed_seconds": started.elapsed().as_secs_f64(),
                 "exit_code": Exit::Interrupted.code(),
             }),
@@ -157,7 +158,7 @@ impl Report<'_> {
         if let Some(path) = self.manifest {
             self.write_manifest(path)?;
         }
-        let stats = self.client.stats();
+        let stats = self.stats;
         let elapsed = self.elapsed.as_secs_f64();
         let summary = ExportSummary {
             output: self.target,
@@ -174,11 +175,11 @@ impl Report<'_> {
             },
             sequential_pass: self.walk.sequential_pass,
             complete: self.walk.complete,
-            requests: ClientStats::get(&stats.requests),
+            requests: stats.requests,
             tag_requests: self.tag_stats.map_or(0, |t| t.requests),
             tag_strategy: self.tag_stats.map(|t| t.strategy),
-            throttled_429: ClientStats::get(&stats.throttled),
-            retries: ClientStats::get(&stats.retries),
+            throttled_429: stats.throttled_429,
+            retries: stats.retries,
             elapsed_seconds: elapsed,
             contacts_per_second: if elapsed > 0.0 {
                 self.written.rows as f64 / elapsed
