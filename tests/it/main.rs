@@ -13,5 +13,7 @@ mod journal;
 mod oracle;
 mod outputs;
 mod resilience;
+mod roundtrip;
 mod sandbox;
 mod secrets;
+mod streams;
