@@ -10,6 +10,7 @@ mod harness;
 mod hostile;
 mod import;
 mod journal;
+mod misbehaving;
 mod outputs;
 mod resilience;
 mod sandbox;
