@@ -91,7 +91,8 @@ impl Outputs {
         files::distinct(&paths).map_err(Fatal::usage)?;
         for (label, path) in self.labelled() {
             if let Err(e) = files::preflight(path) {
-                let hint = if default_results {
+                let beside_input = files::dir_of(path) == files::dir_of(&self.results);
+                let hint = if default_results && beside_input {
                     "; pass --results PATH to write elsewhere (the rejects file and the run \
                      journal go beside it)"
                 } else {

@@ -10,9 +10,11 @@ use std::borrow::Cow;
 
 use super::aliases::normalize;
 
-/// The trim applied to every mapped cell before it is sent (surrounding spaces never matter).
+/// The trim applied to every mapped cell before it is sent: exactly the server's (PHP `trim`, as
+/// Laravel's `TrimStrings` runs it), so the value sent is the value the server validates and
+/// stores; see `validate::php_trim` for why other Unicode spaces are kept.
 pub fn trim_cell(cell: &str) -> &str {
-    cell.trim()
+    crate::validate::php_trim(cell)
 }
 
 /// Undoes `export --excel`'s formula guard: a `'` in front of `=`, `+`, `-`, `@`, a tab or a

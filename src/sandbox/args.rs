@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::validate::EmailRule;
+
 use super::{Config, RateLimit, WindowKind, parse_latency, spawn};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -65,6 +67,10 @@ pub struct SandboxArgs {
     /// Load the account from FILE if it exists (instead of seeding) and save it on exit.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// The email rule's egulias/EmailValidator: "egulias2" (Laravel 8, the default: the API's
+    /// messages are Laravel 8's) or "egulias3" (Laravel 9).
+    #[arg(long, value_name = "RULE", default_value = "egulias2")]
+    pub email_rule: String,
 }
 
 impl SandboxArgs {
@@ -126,6 +132,12 @@ impl SandboxArgs {
                 d
             },
             log_requests: false,
+            email_rule: EmailRule::parse(&self.email_rule).ok_or_else(|| {
+                format!(
+                    "--email-rule must be egulias2 or egulias3, got {:?}",
+                    self.email_rule
+                )
+            })?,
         })
     }
 }

@@ -51,6 +51,7 @@ pub use args::{SandboxArgs, run};
 pub use throttle::{RateLimit, WindowKind};
 
 use crate::api;
+use crate::validate::EmailRule;
 use faults::Faults;
 use store::Store;
 use throttle::Throttle;
@@ -88,6 +89,10 @@ pub struct Config {
     /// One line per request on stderr (`wolfeo-bulk -v sandbox`): method, path, status, time.
     /// The query string is never printed: it may hold an `api_key`.
     pub log_requests: bool,
+    /// Which egulias the `email` rule runs (`--email-rule`). Default egulias 2.1.x: the API's
+    /// 422 says "The given data was invalid" with per-field messages in the "must not" wording,
+    /// which is Laravel 8 (Laravel 9 summarises the first message), and Laravel 8 installs 2.1.x.
+    pub email_rule: EmailRule,
 }
 
 impl Default for Config {
@@ -113,6 +118,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             timestamp_resolution: Duration::from_micros(1),
             log_requests: false,
+            email_rule: EmailRule::default(),
         }
     }
 }
@@ -162,6 +168,7 @@ struct App {
     rate_headers: bool,
     log_requests: bool,
     timestamp_resolution: Duration,
+    email_rule: EmailRule,
     counters: Counters,
 }
 
@@ -181,6 +188,7 @@ impl App {
             rate_headers: config.rate_headers,
             log_requests: config.log_requests,
             timestamp_resolution: config.timestamp_resolution,
+            email_rule: config.email_rule,
             counters: Counters {
                 requests: AtomicU64::new(0),
                 by_status: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),

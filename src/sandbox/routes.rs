@@ -310,7 +310,7 @@ async fn create_contact(State(app): State<Arc<App>>, req: Request) -> Response {
         Ok(input) => input,
         Err(response) => return response,
     };
-    if let Err(r) = validate::check_contact(&input, Mode::Create) {
+    if let Err(r) = validate::server_check(&input, Mode::Create, app.email_rule) {
         return rejected(r);
     }
     let created = app
@@ -338,7 +338,7 @@ async fn update_contact(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let mut details = Details::new();
     let ident = params::ident(&input, &mut details);
-    match validate::check_contact(&input, Mode::Update) {
+    match validate::server_check(&input, Mode::Update, app.email_rule) {
         Err(Rejection::Fields(more)) => details.extend(more),
         Err(malformed) if details.is_empty() => return rejected(malformed),
         _ => {}

@@ -19,11 +19,8 @@
 //! Known deviations:
 //! - "Invalid character" (`\p{S}` or `\p{C}`) follows Unicode 14, as in PCRE2 10.39–10.42 (PHP
 //!   8.1–8.3). Newer PCRE2 (PHP 8.4) treats characters assigned since then as valid letters etc.
-//! - Non-ASCII labels are measured like `idn_to_ascii()` (UTS #46, transitional), but of its
-//!   mapping only lower-casing, `ß`→`ss`, `ς`→`σ`, full-width ASCII and dropping variation
-//!   selectors are done: no other NFKC mappings (ligatures, circled digits), no composition of
-//!   combining marks. A label with such characters and a punycode form near 63 octets can get a
-//!   different verdict.
+//! - Non-ASCII labels are measured as ICU's `idn_to_ascii()` does (`idn.rs`), with the Unicode
+//!   version of the `idna` crate's data rather than ICU 72's.
 //! - Input is `&str`, so egulias' rejection of invalid UTF-8 cannot come up.
 
 /// True when Laravel's default `email` rule (egulias/EmailValidator `RFCValidation`, no DNS) accepts `s`.
@@ -137,10 +134,6 @@ impl<'a> Lexer<'a> {
     /// `PartParser::escaped()`.
     fn escaped(&self) -> bool {
         self.prev.kind == K::Backslash && self.cur.kind != K::Generic
-    }
-
-    fn text(&self) -> &'a str {
-        &self.src[self.cur.start..self.cur.end]
     }
 }
 
@@ -348,7 +341,8 @@ fn domain_part(lx: &mut Lexer) -> Res {
 /// through, `validateTokens()` refuses right after.
 fn domain_labels(lx: &mut Lexer) -> Res {
     let mut has_comments = false;
-    let mut label = Label::EMPTY;
+    let mut label = Label::default();
+    label.clear(lx.cur.start);
     loop {
         reject(lx.cur.kind == K::Backslash)?;
         if matches!(lx.cur.kind, K::OpenParen | K::CloseParen) {
@@ -361,17 +355,17 @@ fn domain_labels(lx: &mut Lexer) -> Res {
         }
         // checkLabelLength(): a new label starts with its dot.
         if lx.cur.kind == K::Dot {
-            reject(label.too_long())?;
-            label.clear();
+            reject(label.too_long(lx.src))?;
+            label.clear(lx.cur.start);
         }
-        label.push(lx.text());
+        label.push(lx.src, lx.cur.start, lx.cur.end);
         reject(lx.cur.kind == K::Hyphen && lx.peek() == K::Dot)?;
         let paren = matches!(lx.cur.kind, K::OpenParen | K::CloseParen);
         let atext = matches!(lx.cur.kind, K::Generic | K::Hyphen | K::Dot);
         reject(!(atext || (paren && has_comments)))?;
         lx.advance();
         if lx.cur.kind == K::Empty {
-            return reject(label.too_long());
+            return reject(label.too_long(lx.src));
         }
     }
 }
@@ -389,131 +383,47 @@ fn domain_literal(lx: &mut Lexer) -> Res {
     }
 }
 
-/// What `checkLabelLength()` needs of a label. An ASCII label is too long over 63 octets (its
-/// leading dot included). Otherwise `idn_to_ascii()` decides: it splits on UTS #46 dots and flags
-/// a part whose ACE form is over 63 octets.
+/// What `checkLabelLength()` sees: the text of the tokens its loop visited since the last dot,
+/// that dot included (a comment's tokens are skipped by the comment parser, so not in it). An
+/// ASCII label is too long over 63 octets; otherwise `idn_to_ascii()` decides (see `idn.rs`).
+#[derive(Default)]
 struct Label {
     octets: usize,
     non_ascii: bool,
-    /// An earlier UTS #46 part was too long.
-    long_part: bool,
-    /// The current part; 63 characters are enough to decide.
-    part: [char; 63],
-    part_len: usize,
+    /// Runs of the label cut off by a comment (rare, so usually empty: no allocation).
+    earlier: String,
+    /// The current contiguous run of the label's tokens in the input.
+    start: usize,
+    end: usize,
 }
 
 impl Label {
-    const EMPTY: Label = Label {
-        octets: 0,
-        non_ascii: false,
-        long_part: false,
-        part: ['\0'; 63],
-        part_len: 0,
-    };
-
-    /// Keeps `part`'s stale characters: only the first `part_len` are ever read.
-    fn clear(&mut self) {
-        (self.octets, self.non_ascii, self.long_part, self.part_len) = (0, false, false, 0);
+    fn clear(&mut self, at: usize) {
+        (self.octets, self.non_ascii, self.start, self.end) = (0, false, at, at);
+        self.earlier.clear();
     }
 
-    fn push(&mut self, text: &str) {
-        self.octets += text.len();
-        for c in text.chars() {
-            self.non_ascii |= !c.is_ascii();
-            if matches!(c, '.' | '\u{3002}' | '\u{FF0E}' | '\u{FF61}') {
-                self.long_part |= self.part_too_long();
-                self.part_len = 0;
-            } else {
-                if let Some(slot) = self.part.get_mut(self.part_len) {
-                    *slot = c;
-                }
-                self.part_len += 1;
-            }
+    fn push(&mut self, src: &str, start: usize, end: usize) {
+        if start != self.end {
+            self.earlier.push_str(&src[self.start..self.end]);
+            self.start = start;
+        }
+        self.end = end;
+        self.octets += end - start;
+        self.non_ascii |= !src[start..end].is_ascii();
+    }
+
+    fn too_long(&self, src: &str) -> bool {
+        if !self.non_ascii {
+            return self.octets > 63;
+        }
+        let run = &src[self.start..self.end];
+        if self.earlier.is_empty() {
+            super::idn::label_too_long(run)
+        } else {
+            super::idn::label_too_long(&format!("{}{run}", self.earlier))
         }
     }
-
-    fn too_long(&self) -> bool {
-        let idn = self.non_ascii && (self.long_part || self.part_too_long());
-        idn || (!self.non_ascii && self.octets > 63)
-    }
-
-    /// Over 63 characters is too long: the ACE form is never shorter (dropped variation
-    /// selectors aside, a deviation accepted here).
-    fn part_too_long(&self) -> bool {
-        let len = self.part_len;
-        len > 63 || (len > 0 && ace_len(&self.part[..len]) > 63)
-    }
-}
-
-/// Octets in the ACE form of a label: itself if ASCII after mapping, else `xn--` and RFC 3492
-/// punycode. Quadratic, but labels here have at most 63 characters.
-fn ace_len(label: &[char]) -> usize {
-    let mapped = || {
-        label
-            .iter()
-            .flat_map(|c| c.to_lowercase())
-            .flat_map(uts46_map)
-    };
-    let cps = || mapped().map(u64::from);
-    let total = cps().count();
-    let basic = cps().filter(|&c| c < 0x80).count();
-    if basic == total {
-        return total;
-    }
-    let (mut n, mut delta, mut bias, mut h) = (0x80, 0, 72, basic);
-    let mut out = 4 + basic + usize::from(basic > 0);
-    while h < total {
-        let m = cps().filter(|&c| c >= n).min().unwrap_or(n);
-        delta += (m - n) * (h as u64 + 1);
-        n = m;
-        for c in cps() {
-            delta += u64::from(c < n);
-            if c == n {
-                // One digit per round until the remainder fits under the threshold `t`.
-                let (mut q, mut k): (u64, u64) = (delta, 36);
-                let mut t = k.saturating_sub(bias).clamp(1, 26);
-                while q >= t {
-                    out += 1;
-                    q = (q - t) / (36 - t);
-                    k += 36;
-                    t = k.saturating_sub(bias).clamp(1, 26);
-                }
-                out += 1;
-                bias = adapt(delta, h as u64 + 1, h == basic);
-                delta = 0;
-                h += 1;
-            }
-        }
-        delta += 1;
-        n += 1;
-    }
-    out
-}
-
-/// The UTS #46 mappings (transitional, as `IDNA_DEFAULT`) that matter most beyond lower-casing:
-/// `ß` and `ς`, full-width ASCII, and variation selectors, which are dropped. (ZWJ and ZWNJ are
-/// `\p{Cf}` and never get here.)
-fn uts46_map(c: char) -> impl Iterator<Item = char> + Clone {
-    let (first, second) = match c {
-        'ß' => (Some('s'), Some('s')),
-        'ς' => (Some('σ'), None),
-        '\u{FF01}'..='\u{FF5E}' => (char::from_u32(u32::from(c) - 0xFEE0), None),
-        '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}' => (None, None),
-        _ => (Some(c), None),
-    };
-    first.into_iter().chain(second)
-}
-
-/// RFC 3492 bias adaptation.
-fn adapt(delta: u64, points: u64, first: bool) -> u64 {
-    let mut delta = if first { delta / 700 } else { delta / 2 };
-    delta += delta / points;
-    let mut k = 0;
-    while delta > 455 {
-        delta /= 35;
-        k += 36;
-    }
-    k + 36 * delta / (delta + 38)
 }
 
 /// Non-ASCII code points in `\p{S}` or `\p{C}` (Unicode 14.0; surrogates folded in), as sorted
