@@ -31,7 +31,8 @@ mod idn;
 mod values;
 
 pub use values::{
-    PHP_TRIM, laravel_boolean, list_is_surely_malformed, normalize, parse_id_list, php_trim,
+    PHP_TRIM, laravel_boolean, list_is_surely_malformed, normalize, parse_bool_cell, parse_id_list,
+    php_trim,
 };
 
 use serde_json::{Map, Value};

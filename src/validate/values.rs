@@ -61,6 +61,21 @@ pub fn laravel_boolean(v: &Value) -> Option<bool> {
     }
 }
 
+/// The yes/no spellings a cell may use (any case): `true/1/yes/y`, `false/0/no/n`. Import reads
+/// consent cells through the mapping's wider table; this narrow one is for deciding whether a
+/// value already in a body means "yes".
+pub fn parse_bool_cell(cell: &str) -> Option<bool> {
+    const TRUE: [&str; 4] = ["true", "1", "yes", "y"];
+    const FALSE: [&str; 4] = ["false", "0", "no", "n"];
+    if TRUE.iter().any(|t| cell.eq_ignore_ascii_case(t)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| cell.eq_ignore_ascii_case(f)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// An id list is one or more positive integers separated by commas, with optional PHP white
 /// space around each (`"123, 53434,2503"`). Empty items (`"1,,2"`, `"1,"`) and anything
 /// non-numeric are malformed. A bare JSON integer is accepted as a one-item list. Duplicates are
