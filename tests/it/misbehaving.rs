@@ -121,8 +121,7 @@ fn assert_maybe_stored_in_journal(env: &Env, email: &str) {
     let journal = std::fs::read_to_string(env.path("in.results.csv.journal")).unwrap();
     let record = journal
         .lines()
-        .filter(|l| l.contains(&format!("\"row\":{row},")))
-        .last()
+        .rfind(|l| l.contains(&format!("\"row\":{row},")))
         .unwrap_or_else(|| panic!("no record of row {row}: {journal}"));
     assert!(record.contains("\"failed\""), "{record}");
     assert!(!record.contains("not_stored"), "{record}");
