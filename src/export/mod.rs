@@ -175,21 +175,18 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let progress = Arc::new(Progress::default());
     let work = async {
         let mut header: Vec<&str> = COLUMNS.to_vec();
+        header.extend(args.with_tags.map(TagMode::header));
+        // A full export reads every tag's members first; an incremental one after its walk,
+        // when the number of new contacts tells the cheaper way (`tags::for_delta`).
         let tag_column = match args.with_tags {
-            Some(mode) => Some(tags::fetch(&client, mode, window, &ui).await?),
-            None => None,
+            Some(mode) if !incremental => Some(tags::fetch(&client, mode, window, &ui).await?),
+            _ => None,
         };
-        if let Some(t) = &tag_column {
-            header.push(t.header());
-        }
         if let Target::Path(path) = &plan.target {
             output::clean_stale(path, plan.template.as_deref());
         }
         let out = Output::create(&plan.target, args.excel, args.delimiter, &header)
             .map_err(|e| Fatal::after_send(format!("--output {target_name}: {e}")))?;
-        let tag_stats = tag_column
-            .as_ref()
-            .map(|t| (t.tags, t.memberships, t.requests));
         let mut rows = Rows::new(out, tag_column, Arc::clone(&progress));
         let mut walker = Walker::new(
             Arc::clone(&client),
@@ -213,10 +210,24 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             }
         });
         let written = async {
-            while let Some(batch) = walker.next_batch().await? {
-                for contact in &batch {
-                    rows.write(contact)?;
+            let Some(mode) = args.with_tags.filter(|_| incremental) else {
+                while let Some(batch) = walker.next_batch().await? {
+                    for contact in &batch {
+                        rows.write(contact)?;
+                    }
                 }
+                return Ok(());
+            };
+            // A delta is small, and its size decides how its tags are read.
+            let mut delta = Vec::new();
+            while let Some(batch) = walker.next_batch().await? {
+                delta.extend(batch);
+            }
+            let recorded = plan.previous.as_ref().and_then(|p| p.tag_read_requests);
+            let column = tags::for_delta(&client, mode, &delta, recorded, window, &ui).await?;
+            rows.set_tags(column);
+            for contact in &delta {
+                rows.write(contact)?;
             }
             Ok::<_, Stop>(())
         }
@@ -224,6 +235,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         let newest = walker.take_newest();
         let walk = written.map(|()| walker.finish());
         reporter.finish();
+        let tag_stats = rows.tag_stats();
         Ok::<_, Fatal>((walk, rows, tag_stats, newest))
     };
     let outcome = tokio::select! {
@@ -273,12 +285,17 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let advanced = newest
         .advance(plan.previous.as_ref(), plan.filter)
         .filter(|_| walk.complete);
-    let next_state = State::after_run(
+    let mut next_state = State::after_run(
         plan.previous.as_ref(),
         advanced,
         account,
         plan.recorded.clone(),
     );
+    if let (Some(state), Some(t)) = (&mut next_state, &tag_stats)
+        && t.strategy == tags::Strategy::PerTag
+    {
+        state.tag_read_requests = Some(t.requests);
+    }
     let written = match rows.into_output().finish() {
         Ok(w) => w,
         Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {

@@ -16,8 +16,9 @@ use serde::Serialize;
 use super::Args;
 use super::filter::Filter;
 use super::output::Written;
+use super::tags::Strategy;
 use super::walk::Walk;
-use super::writer::Progress;
+use super::writer::{Progress, TagStats};
 use crate::api::client::{Client, ClientStats};
 use crate::exit::{Exit, Fatal};
 use crate::files::write_atomic;
@@ -37,8 +38,8 @@ pub struct Report<'a> {
     pub walk: Walk,
     pub progress: &'a Progress,
     pub client: &'a Client,
-    /// (tags, memberships, requests) when `--with-tags` was given.
-    pub tag_stats: Option<(u64, u64, u64)>,
+    /// When `--with-tags` was given.
+    pub tag_stats: Option<TagStats>,
 }
 
 /// `PATH.manifest.json`: what the file holds and how it was made.
@@ -73,6 +74,8 @@ struct ExportSummary<'a> {
     complete: bool,
     requests: u64,
     tag_requests: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag_strategy: Option<Strategy>,
     throttled_429: u64,
     retries: u64,
     elapsed_seconds: f64,
@@ -119,7 +122,8 @@ impl Report<'_> {
             sequential_pass: self.walk.sequential_pass,
             complete: self.walk.complete,
             requests: ClientStats::get(&stats.requests),
-            tag_requests: self.tag_stats.map_or(0, |t| t.2),
+            tag_requests: self.tag_stats.map_or(0, |t| t.requests),
+            tag_strategy: self.tag_stats.map(|t| t.strategy),
             throttled_429: ClientStats::get(&stats.throttled),
             retries: ClientStats::get(&stats.retries),
             elapsed_seconds: elapsed,
@@ -205,10 +209,7 @@ impl Report<'_> {
     fn write_manifest(&self, path: &Path) -> Result<(), Fatal> {
         let mut columns = super::writer::COLUMNS.to_vec();
         if let Some(mode) = self.args.with_tags {
-            columns.push(match mode {
-                super::tags::TagMode::Ids => "tag_ids",
-                super::tags::TagMode::Names => "tags",
-            });
+            columns.push(mode.header());
         }
         let manifest = Manifest {
             output: self.target,
@@ -269,9 +270,15 @@ impl Report<'_> {
                     String::new()
                 },
                 self.tag_stats
-                    .map(|(tags, members, requests)| format!(
-                        ", {requests} for {tags} tags and {members} memberships"
-                    ))
+                    .map(|t| match t.strategy {
+                        Strategy::PerTag => format!(
+                            ", {} for {} tags and {} memberships",
+                            t.requests, t.tags, t.memberships
+                        ),
+                        Strategy::PerContact => {
+                            format!(", {} for the tags of each new contact", t.requests)
+                        }
+                    })
                     .unwrap_or_default(),
                 s.throttled_429,
                 s.retries

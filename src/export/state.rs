@@ -39,6 +39,10 @@ pub struct State {
     /// Export files written by runs of this state, oldest first.
     #[serde(default)]
     pub outputs: Vec<String>,
+    /// Requests the last full read of the tag memberships took (`--with-tags`), to choose the
+    /// cheaper way for the next delta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_read_requests: Option<u64>,
 }
 
 /// Identifies an account without holding its key: SHA-256 of the base URL and the key.
@@ -99,6 +103,7 @@ impl State {
     ) -> Option<State> {
         let mut next = advanced.or_else(|| previous.cloned())?;
         next.account = Some(account);
+        next.tag_read_requests = previous.and_then(|p| p.tag_read_requests);
         next.outputs = previous.map(|p| p.outputs.clone()).unwrap_or_default();
         if let Some(o) = output
             && !next.outputs.contains(&o)
@@ -188,6 +193,7 @@ impl Newest {
             updated_at: crate::api::format_contact_time(Utc::now()),
             account: None,
             outputs: Vec::new(),
+            tag_read_requests: None,
         })
     }
 }
@@ -267,6 +273,7 @@ mod tests {
             updated_at: T1.into(),
             account: None,
             outputs: Vec::new(),
+            tag_read_requests: None,
         };
         let mut c = contact(9, T2);
         c.created_at = None;
@@ -285,6 +292,7 @@ mod tests {
             updated_at: T2.into(),
             account: Some(account_fingerprint("http://a/v1/", "k")),
             outputs: vec!["/x/a.csv".into()],
+            tag_read_requests: Some(12),
         };
         state.save(&path).unwrap();
         assert_eq!(State::load(&path).unwrap(), Some(state));

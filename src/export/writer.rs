@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::output::Output;
-use super::tags::TagColumn;
+use super::tags::{Strategy, TagColumn};
 use crate::api::Contact;
 use crate::exit::Fatal;
 
@@ -53,6 +53,15 @@ impl Progress {
     }
 }
 
+/// How the tag column was read.
+#[derive(Debug, Clone, Copy)]
+pub struct TagStats {
+    pub tags: u64,
+    pub memberships: u64,
+    pub requests: u64,
+    pub strategy: Strategy,
+}
+
 /// Renders and writes contacts in the order the walk yields them.
 pub struct Rows {
     out: Output,
@@ -69,6 +78,21 @@ impl Rows {
             progress,
             cells: Vec::with_capacity(COLUMNS.len() + 1),
         }
+    }
+
+    /// The tag column of an incremental run, known only once its new contacts are.
+    pub fn set_tags(&mut self, tags: TagColumn) {
+        self.tags = Some(tags);
+    }
+
+    /// What reading the tags cost, for the summary.
+    pub fn tag_stats(&self) -> Option<TagStats> {
+        self.tags.as_ref().map(|t| TagStats {
+            tags: t.tags,
+            memberships: t.memberships,
+            requests: t.requests,
+            strategy: t.strategy,
+        })
     }
 
     /// Writes one contact; a reader of stdout that went away is [`Stop::Closed`].

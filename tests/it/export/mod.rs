@@ -15,6 +15,7 @@ use crate::harness::{Env, bin, read_csv, sandbox, std_bin, unlimited};
 mod files;
 mod liars;
 mod shifts;
+mod tagged;
 
 const COLUMNS: [&str; 7] = [
     "id",
