@@ -12,8 +12,10 @@
 # Environment: NO_BUILD=1 skips the build; QUIET_WAIT=SECONDS (default 60) is how long to wait
 # for the 1-minute load average to drop under QUIET_LOAD (default 1.5) before each measurement
 # (the run goes on regardless, and the load is recorded); UNTHROTTLED_ROWS (default 100000),
-# CONCURRENCIES (default "16 32 64"), DRY_SIZES (default "1000000 10000000") shrink or grow
-# the scenarios; OHA=path picks the load generator (default: oha on PATH or ~/.cargo/bin).
+# CONCURRENCIES (default "16 32 64"), DRY_SIZES (default "1000000 10000000": rows, all
+# distinct), DRY_EXTRA (default "10000000:100000": rows:distinct, empty for none) and
+# DRY_CALLGRIND_ROWS (default 100000) shrink or grow the scenarios; XSV=path picks xsv;
+# OHA=path picks the load generator (default: oha on PATH or ~/.cargo/bin).
 set -euo pipefail
 
 SCENARIO=${1:-all}
@@ -37,6 +39,7 @@ QUIET_LOAD=${QUIET_LOAD:-1.5}
 UNTHROTTLED_ROWS=${UNTHROTTLED_ROWS:-100000}
 CONCURRENCIES=${CONCURRENCIES:-16 32 64}
 DRY_SIZES=${DRY_SIZES:-1000000 10000000}
+DRY_EXTRA=${DRY_EXTRA-10000000:100000}
 CORES=$(nproc)
 export WOLFEO_API_KEY=sandbox-key
 
@@ -302,7 +305,7 @@ instructions() {
 scenario_dry() {
     local n distinct xsv
     xsv=$(find_xsv)
-    for spec in $(for n in $DRY_SIZES; do echo "$n:$n"; done) "10000000:100000"; do
+    for spec in $(for n in $DRY_SIZES; do echo "$n:$n"; done) $DRY_EXTRA; do
         n=${spec%:*}
         distinct=${spec#*:}
         local file=$WORK/dry-$n-$distinct.csv

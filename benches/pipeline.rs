@@ -13,10 +13,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use wolfeo_bulk::csv_in::{CsvInput, Options, Record};
+use wolfeo_bulk::import::dedupe::DupSet;
 use wolfeo_bulk::import::plan::{Planner, Work};
 use wolfeo_bulk::mapping::Mapping;
 use wolfeo_bulk::results::{Kind, Outcome, ResultsWriter};
 use wolfeo_bulk::validate::email::is_valid_email;
+use wolfeo_bulk::validate::fast;
 
 /// Rows per iteration of the whole-file benches: enough to amortise set-up, small enough
 /// that an iteration stays well under a millisecond per thousand rows.
@@ -123,6 +125,37 @@ fn email(c: &mut Criterion) {
                 .count()
         })
     });
+    // What check_contact runs: the one-pass plain-address check, the full rule otherwise.
+    g.bench_function("fast_then_full_1k", |b| {
+        b.iter(|| {
+            emails
+                .iter()
+                .filter(|e| fast::accepts(black_box(e)) || is_valid_email(e))
+                .count()
+        })
+    });
+    g.finish();
+}
+
+fn dedupe(c: &mut Criterion) {
+    let keys: Vec<String> = (0..ROWS).map(|i| format!("user.{i}@example.com")).collect();
+    let mut g = c.benchmark_group("dedupe");
+    g.throughput(Throughput::Elements(2 * ROWS as u64));
+    // A fresh set per iteration: 10k new keys, then the same 10k again as repeats.
+    g.bench_function("10k_new_then_10k_repeats", |b| {
+        b.iter_batched(
+            DupSet::default,
+            |mut set| {
+                for (row, k) in (1..).zip(&keys) {
+                    black_box(set.check(k.as_bytes(), row).expect("in memory"));
+                }
+                for k in &keys {
+                    black_box(set.check(k.as_bytes(), 0).expect("in memory"));
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
 }
 
@@ -160,6 +193,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = csv_read, plan, email, results_write
+    targets = csv_read, plan, email, dedupe, results_write
 }
 criterion_main!(benches);

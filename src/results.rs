@@ -249,29 +249,77 @@ fn push_field(line: &mut Vec<u8>, field: &[u8]) {
     line.push(b'"');
 }
 
-/// Writes the rejects file: original header and cells, nothing added.
+/// Writes the rejects file: the original header and cells, plus one `_reason` column, in the
+/// input's own dialect (delimiter, line ending, and a UTF-8 BOM when the input had one or was
+/// not UTF-8), so the spreadsheet the file came from opens it as it opened the input. Import
+/// ignores `_reason` when the fixed file is read back.
 pub struct RejectsWriter {
     out: csv::Writer<BufWriter<Output>>,
+    width: usize,
 }
 
 impl RejectsWriter {
-    pub fn create(path: &Path, headers: &[String]) -> io::Result<Self> {
-        let file = Output::fresh(path)?;
+    pub fn create(
+        path: &Path,
+        headers: &[String],
+        dialect: &crate::csv_in::Dialect,
+    ) -> io::Result<Self> {
+        let mut file = BufWriter::new(Output::fresh(path)?);
+        if dialect.bom || dialect.encoding != "UTF-8" {
+            io::Write::write_all(&mut file, "\u{FEFF}".as_bytes())?;
+        }
         let mut out = csv::WriterBuilder::new()
             .flexible(true)
-            .from_writer(BufWriter::new(file));
-        out.write_record(headers)?;
-        Ok(RejectsWriter { out })
+            .delimiter(dialect.delimiter)
+            .terminator(if dialect.crlf {
+                csv::Terminator::CRLF
+            } else {
+                csv::Terminator::Any(b'\n')
+            })
+            .from_writer(file);
+        out.write_record(headers.iter().map(String::as_str).chain(["_reason"]))?;
+        Ok(RejectsWriter {
+            out,
+            width: headers.len(),
+        })
     }
 
-    pub fn write(&mut self, cells: &[String]) -> io::Result<()> {
-        self.out.write_record(cells)?;
+    /// The row's cells, padded to the header's width, then its reason. A ragged row keeps
+    /// every cell it had, side by side, so its reason comes after its extra cells.
+    pub fn write(&mut self, cells: &[String], outcome: &Outcome) -> io::Result<()> {
+        for i in 0..self.width.max(cells.len()) {
+            self.out
+                .write_field(cells.get(i).map_or("", String::as_str))?;
+        }
+        self.out.write_field(reason(outcome))?;
+        self.out.write_record(None::<&[u8]>)?;
         Ok(())
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// One line on why a row is in the rejects file: the field messages of a 422 when there are
+/// some (`email: The email must be a valid email address.`), else the message, else the code.
+fn reason(outcome: &Outcome) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(code) = &outcome.error_code {
+        parts.push(code.clone());
+    }
+    match &outcome.details {
+        Some(details) if !details.is_empty() => {
+            for (field, messages) in details {
+                parts.push(format!("{field}: {}", messages.join(" ")));
+            }
+        }
+        _ => parts.extend(outcome.message.clone()),
+    }
+    if parts.is_empty() {
+        parts.push(outcome.kind.as_str().to_string());
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]

@@ -38,6 +38,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// Read once, front to back, as it arrives: stdin, a FIFO, `<(...)`, a device. Such an
+    /// input cannot be fingerprinted or read twice (no pre-scan, no `--resume`).
+    pub fn is_stream(&self) -> bool {
+        match self {
+            Source::Stdin => true,
+            Source::Path(p) => std::fs::metadata(p).is_ok_and(|m| !m.is_file()),
+        }
+    }
+
     /// The name error messages start with.
     pub fn display_name(&self) -> String {
         match self {
@@ -115,6 +124,9 @@ pub struct Dialect {
     pub delimiter_source: DelimiterSource,
     pub encoding: &'static str,
     pub bom: bool,
+    /// The header row ended with CR LF (a file from Windows or Excel): files written back for
+    /// the user (rejects) end their lines the same way.
+    pub crlf: bool,
 }
 
 impl fmt::Display for Dialect {
@@ -303,10 +315,14 @@ impl CsvInput {
         let name = source.display_name();
         match source {
             Source::Path(p) => match std::fs::File::open(p) {
-                Ok(f) => Self::build(name, Box::new(f), opts, BUF_SIZE),
+                Ok(f) => {
+                    // A FIFO, `<(...)` or a device delivers rows as they come, like stdin.
+                    let stream = !f.metadata().is_ok_and(|m| m.is_file());
+                    Self::build(name, Box::new(f), opts, BUF_SIZE, stream)
+                }
                 Err(error) => Err(InputError::Open { name, error }),
             },
-            Source::Stdin => Self::build(name, Box::new(io::stdin()), opts, BUF_SIZE),
+            Source::Stdin => Self::build(name, Box::new(io::stdin()), opts, BUF_SIZE, true),
         }
     }
 
@@ -321,7 +337,14 @@ impl CsvInput {
             Box::new(reader),
             opts,
             BUF_SIZE,
+            false,
         )
+    }
+
+    /// Whether the buffer holds the end of a line: if not, the next record may wait on the
+    /// producer, so a caller batching rows should hand over what it has first.
+    pub fn line_buffered(&self) -> bool {
+        self.eof || self.buf[self.pos..self.end].contains(&b'\n')
     }
 
     pub fn headers(&self) -> &[String] {
@@ -369,6 +392,7 @@ impl CsvInput {
         mut raw: Box<dyn Read + Send>,
         opts: &Options,
         buf_size: usize,
+        stream: bool,
     ) -> Result<CsvInput, InputError> {
         if let Some(d) = opts.delimiter
             && !valid_delimiter(d)
@@ -443,6 +467,7 @@ impl CsvInput {
                 delimiter_source: DelimiterSource::Default,
                 encoding,
                 bom,
+                crlf: false,
             },
             max_field: opts.max_field_bytes,
             max_record: opts.max_record_bytes,
@@ -451,7 +476,7 @@ impl CsvInput {
             records: 0,
             limit: opts.limit,
         };
-        this.fill_sample()?;
+        this.fill_sample(opts.delimiter.is_some(), stream)?;
         let sep = parse_sep_line(&this.buf[..this.end], this.eof);
         if let Some((_, used)) = sep {
             count_lines(&this.buf[..used], &mut this.lines, &mut this.prev_cr);
@@ -495,22 +520,39 @@ impl CsvInput {
                 detail: format!("it has {MAX_COLUMNS} columns or more"),
             });
         }
+        this.dialect.crlf = this.pos > 0 && this.buf[this.pos - 1] == b'\r'
+            || this.buf[..this.pos].ends_with(b"\r\n");
         this.headers = header.fields;
         Ok(this)
     }
 
-    /// Fills the buffer as far as it goes so detection sees a useful sample;
-    /// the sample is then parsed from the same buffer, so stdin works too.
-    fn fill_sample(&mut self) -> Result<(), InputError> {
+    /// Buffers the sample that delimiter detection looks at; the sample is then parsed from
+    /// the same buffer, so stdin works too. It never waits for more than it needs, so rows from
+    /// a slow producer (`producer | wolfeo-bulk import -`) start flowing at once: the first
+    /// line is enough when `--delimiter` is given; otherwise the header and [`SAMPLE_ROWS`]
+    /// records, or, from a stream, whatever complete lines the producer has written so far.
+    fn fill_sample(&mut self, delimiter_given: bool, stream: bool) -> Result<(), InputError> {
         while self.end < self.buf.len() {
-            match self.reader.read(&mut self.buf[self.end..]) {
+            let room = self.buf.len() - self.end;
+            let n = match self.reader.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(error) => return Err(self.read_error(error)),
+            };
+            self.end += n;
+            let sample = &self.buf[..self.end];
+            if !sample.contains(&b'\n') {
+                continue;
+            }
+            if delimiter_given
+                || (stream && n < room)
+                || dialect::field_counts(sample, false, b',').len() > SAMPLE_ROWS
+            {
+                break;
             }
         }
         Ok(())

@@ -1022,7 +1022,7 @@ proptest! {
     ) {
         let opts = Options { delimiter: Some(delimiter), max_field_bytes: limits.0, max_record_bytes: limits.1, ..auto() };
         let expected = oracle(&data, delimiter);
-        let got = CsvInput::build("t".into(), Box::new(io::Cursor::new(data.clone())), &opts, buf_size);
+        let got = CsvInput::build("t".into(), Box::new(io::Cursor::new(data.clone())), &opts, buf_size, false);
         let Some((header, rows)) = expected.split_first() else {
             prop_assert!(matches!(got, Err(InputError::Empty { .. })), "expected Empty");
             return Ok(());

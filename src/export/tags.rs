@@ -29,12 +29,10 @@ use crate::ui::{Reporter, Status, Ui};
 pub enum TagMode {
     /// `tag_ids` column: ids joined with `,` (as import's tag_ids and the API expect).
     Ids,
-    /// `tags` column: names joined with `|` (import resolves them by name).
+    /// `tags` column: names as a quoted list, `"VIP","Paris, France"` (import resolves them by
+    /// name and reads any character back).
     Names,
 }
-
-/// Separator of names in the `tags` cell; import splits on `,`, `|` and `;`.
-const NAME_SEPARATOR: &str = "|";
 
 /// One item of `GET /v1/tags-contacts`: only the id matters here.
 #[derive(Debug, Deserialize)]
@@ -82,11 +80,11 @@ impl TagColumn {
         };
         match self.mode {
             TagMode::Ids => ids.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
-            TagMode::Names => ids
-                .iter()
-                .filter_map(|id| self.names.get(id).map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(NAME_SEPARATOR),
+            // The one encoding import's tag reader inverts exactly, whatever the names hold.
+            TagMode::Names => crate::mapping::values::encode_tag_names(
+                ids.iter()
+                    .filter_map(|id| self.names.get(id).map(String::as_str)),
+            ),
         }
     }
 }
@@ -112,9 +110,6 @@ async fn members_of_all(
     ui: &Ui,
     before: u64,
 ) -> Result<TagColumn, Fatal> {
-    if mode == TagMode::Names {
-        warn_ambiguous(&tags, ui);
-    }
     ui.info(&format!(
         "reading the members of {} tag(s) before the contacts (GET /v1/tags-contacts per tag)",
         tags.len()
@@ -212,9 +207,6 @@ async fn per_contact(
         names.extend(tags.into_iter().map(|t| (t.id, t)));
     }
     let tags: Vec<Tag> = names.into_values().collect();
-    if mode == TagMode::Names {
-        warn_ambiguous(&tags, ui);
-    }
     Ok(column(
         mode,
         tags,
@@ -259,21 +251,6 @@ fn column(
     }
 }
 
-fn warn_ambiguous(tags: &[Tag], ui: &Ui) {
-    let ambiguous: Vec<&str> = tags
-        .iter()
-        .filter(|t| t.name.contains([',', '|', ';']))
-        .map(|t| t.name.as_str())
-        .collect();
-    if !ambiguous.is_empty() {
-        ui.warn(&format!(
-            "warning: {} tag name(s) contain , | or ; and will not import back as one tag: {}",
-            ambiguous.len(),
-            crate::csv_in::sanitize_for_message(&ambiguous.join(", "), 200)
-        ));
-    }
-}
-
 /// The contact ids holding `tag`, page after page.
 async fn members_of(client: &Client, tag: u64) -> Result<Vec<u64>, Fatal> {
     let tag_text = tag.to_string();
@@ -310,7 +287,7 @@ mod tests {
         assert_eq!(ids.cell(99), "");
         let names = column(TagMode::Names);
         assert_eq!(names.header(), "tags");
-        assert_eq!(names.cell(10), "VIP|Newsletter");
-        assert_eq!(names.cell(11), "Newsletter");
+        assert_eq!(names.cell(10), "\"VIP\",\"Newsletter\"");
+        assert_eq!(names.cell(11), "\"Newsletter\"");
     }
 }

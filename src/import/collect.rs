@@ -248,7 +248,7 @@ impl Collector {
         while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
             self.results.write(self.next_row, &cells, &outcome)?;
             if outcome.kind.is_reject() {
-                self.rejects.write(&cells)?;
+                self.rejects.write(&cells, &outcome)?;
             }
             self.next_row += 1;
         }

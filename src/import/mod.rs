@@ -152,8 +152,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         ..csv_in::Options::default()
     };
     let scan = match &source {
-        Source::Path(path) => Some(scan::scan(path, &options)?),
-        Source::Stdin => None,
+        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
+        _ => None,
     };
     let input = CsvInput::open(&source, &options).map_err(|e| Fatal::usage(e.to_string()))?;
     let headers = input.headers().to_vec();
@@ -177,7 +177,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         input.dialect(),
         mapping.describe(&headers),
     );
-    let mut run_state = outputs.admit(&header, &args, matches!(source, Source::Stdin), &ui)?;
+    let mut run_state = outputs.admit(&header, &args, source.is_stream(), &ui)?;
     check_limit(args.limit, run_state.previous.as_ref(), &results_path)?;
     let resumed = run_state.previous.is_some();
     let run_started = run_state
@@ -213,8 +213,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let journal = run_state.journal(&header, args.dry_run)?;
     let results =
         ResultsWriter::create(&results_path, &headers).map_err(|e| io_fatal(&results_path, e))?;
-    let rejects =
-        RejectsWriter::create(&rejects_path, &headers).map_err(|e| io_fatal(&rejects_path, e))?;
+    let rejects = RejectsWriter::create(&rejects_path, &headers, input.dialect())
+        .map_err(|e| io_fatal(&rejects_path, e))?;
 
     let dialect = input.dialect().to_string();
     let unmapped: Vec<String> = mapping

@@ -222,8 +222,9 @@ fn default_path(input: &Source, beside: Option<&Path>, suffix: &str) -> PathBuf 
             Some(dir) if files::resolve(other).is_ok_and(|d| d.is_file()) => dir.join(name),
             _ => PathBuf::from(name),
         },
-        (None, Source::Path(p)) => p.with_file_name(name),
-        (None, Source::Stdin) => PathBuf::from(name),
+        // A pipe's folder (`/dev/fd`) is no place for files: the current folder, as for stdin.
+        (None, Source::Path(p)) if !input.is_stream() => p.with_file_name(name),
+        (None, _) => PathBuf::from(name),
     }
 }
 

@@ -269,7 +269,8 @@ pub fn spawn_reader(
                         true
                     }
                 };
-                let stale = last_send.elapsed() >= BATCH_LINGER;
+                // The next record may wait on a slow producer: hand over what is read first.
+                let stale = last_send.elapsed() >= BATCH_LINGER || !input.line_buffered();
                 if last || batch.len() >= READ_BATCH || stale {
                     last_send = std::time::Instant::now();
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));

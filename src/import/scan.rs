@@ -39,15 +39,7 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
         lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
         last = chunk[n - 1];
         if check_utf8 && utf8_ok {
-            carry.extend_from_slice(chunk);
-            match std::str::from_utf8(&carry) {
-                Ok(_) => carry.clear(),
-                // An incomplete sequence at the end may be completed by the next chunk.
-                Err(e) if e.error_len().is_none() => {
-                    carry.drain(..e.valid_up_to());
-                }
-                Err(_) => utf8_ok = false,
-            }
+            utf8_ok = check_utf8_chunk(&mut carry, chunk);
         }
     }
     if !carry.is_empty() {
@@ -64,6 +56,35 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
         hash: format!("{:032x}", hasher.digest128()),
         records_estimate: lines.saturating_sub(1),
     })
+}
+
+/// Validates one chunk as UTF-8, given the incomplete sequence `carry` left by the previous
+/// one (at most 3 bytes); leaves this chunk's own incomplete tail in `carry`. The chunk itself
+/// is never copied: this runs over every byte of the file before the first row is read.
+fn check_utf8_chunk(carry: &mut Vec<u8>, mut chunk: &[u8]) -> bool {
+    if !carry.is_empty() {
+        // Complete the carried sequence with up to 3 bytes of this chunk.
+        let take = chunk.len().min(4 - carry.len());
+        carry.extend_from_slice(&chunk[..take]);
+        let used = match std::str::from_utf8(carry) {
+            Ok(_) => take,
+            Err(e) if e.valid_up_to() > 0 => e.valid_up_to() - (carry.len() - take),
+            Err(e) if e.error_len().is_none() && take == chunk.len() => {
+                return true; // still incomplete: the chunk was tiny, wait for more
+            }
+            Err(_) => return false,
+        };
+        carry.clear();
+        chunk = &chunk[used..];
+    }
+    match std::str::from_utf8(chunk) {
+        Ok(_) => true,
+        Err(e) if e.error_len().is_none() => {
+            carry.extend_from_slice(&chunk[e.valid_up_to()..]);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// Reads records until the reader reports the bad bytes, for a message with record and line.
@@ -85,4 +106,41 @@ fn locate_encoding_error(path: &Path, options: &csv_in::Options) -> Fatal {
         "{}: the file is not valid UTF-8; if it is Latin-1 or Windows-1252, pass --encoding windows-1252",
         path.display()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_utf8_chunk;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Chunked validation agrees with validating the whole, wherever the chunks are cut.
+        #[test]
+        fn chunked_utf8_check_agrees_with_the_whole(
+            bytes in proptest::collection::vec(
+                prop_oneof![any::<u8>(), Just(0xC3), Just(0xA9), Just(0xE2), Just(0x82), Just(0xF0)],
+                0..40,
+            ),
+            cuts in proptest::collection::vec(1usize..6, 1..20),
+            text in "[aé€😀]{0,12}",
+        ) {
+            for input in [bytes.as_slice(), text.as_bytes()] {
+                let mut carry = Vec::new();
+                let mut ok = true;
+                let mut rest = input;
+                for &cut in cuts.iter().cycle() {
+                    if rest.is_empty() || !ok {
+                        break;
+                    }
+                    let (chunk, tail) = rest.split_at(cut.min(rest.len()));
+                    ok = check_utf8_chunk(&mut carry, chunk);
+                    rest = tail;
+                }
+                if ok && !rest.is_empty() {
+                    ok = check_utf8_chunk(&mut carry, rest);
+                }
+                prop_assert_eq!(ok && carry.is_empty(), std::str::from_utf8(input).is_ok());
+            }
+        }
+    }
 }

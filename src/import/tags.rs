@@ -39,7 +39,7 @@ pub async fn prepare(
     if !create_missing {
         return Ok(index);
     }
-    if matches!(source, Source::Stdin) {
+    if source.is_stream() {
         return Err(Fatal::usage(
             "--create-missing-tags needs the input as a file (it reads the tag names first)",
         ));

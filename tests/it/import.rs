@@ -112,9 +112,15 @@ fn every_outcome_is_recorded_row_by_row_in_input_order() {
     assert_eq!(ann.tags.clone().unwrap_or_default(), vec![1, 2]);
     assert!(contacts.iter().any(|c| c.id == existing));
 
-    // Rejects: invalid and failed rows only, original header and cells.
+    // Rejects: invalid and failed rows only, original header and cells, and why.
     let (headers, rejects) = read_csv(&env.path("in.rejects.csv"));
-    assert_eq!(headers.join(","), HEADER.trim_end());
+    assert_eq!(headers.join(","), format!("{},_reason", HEADER.trim_end()));
+    assert_eq!(
+        rejects[0][7],
+        "VALIDATION_ERROR; email: The email must be a valid email address.; first_name: The \
+         first name must not be greater than 255 characters."
+    );
+    assert_eq!(rejects[2][7], "NOT_FOUND; Tag not found");
     let emails: Vec<&str> = rejects.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(
         emails,
@@ -407,4 +413,42 @@ fn standard_input_is_streamed_and_quiet_means_silent() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("standard input"));
+}
+
+#[test]
+fn rejects_keep_the_input_dialect_and_import_again() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let input = env.path("fr.csv");
+    std::fs::write(
+        &input,
+        "\u{feff}Courriel;Prénom;Nom\r\nzoé@@exemple;Zoé;Lefèvre\r\nok@exemple.fr;Éric;Dupont\r\n",
+    )
+    .unwrap();
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(1);
+    let bytes = std::fs::read(env.path("fr.rejects.csv")).unwrap();
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(
+        text.starts_with("\u{feff}Courriel;Prénom;Nom;_reason\r\nzoé@@exemple;Zoé;Lefèvre;"),
+        "{text:?}"
+    );
+    assert!(text.ends_with("\r\n") && !text.contains(",Zo"), "{text:?}");
+    // Fixed and imported again: `_reason` is ignored, not a column anyone has to unmap.
+    let fixed = text.replace("zoé@@exemple;", "zoe@exemple.fr;");
+    let again = env.write("fixed.csv", &fixed);
+    let out = bin(&sb)
+        .args(["import", again.to_str().unwrap(), "--rate", "unlimited"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not sent: _reason"));
+    assert!(sb.contacts().iter().any(|c| c.email == "zoe@exemple.fr"));
 }

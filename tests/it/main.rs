@@ -14,5 +14,7 @@ mod misbehaving;
 mod oracle;
 mod outputs;
 mod resilience;
+mod roundtrip;
 mod sandbox;
 mod secrets;
+mod streams;

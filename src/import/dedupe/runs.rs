@@ -116,6 +116,11 @@ impl Run {
         w.finish()
     }
 
+    /// Bytes of records: what a merge rewrites.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
     /// The first row of `key`, if this run holds it.
     pub fn find(&self, fp: u64, key: &[u8], buf: &mut Vec<u8>) -> io::Result<Option<u64>> {
         // Records of `fp` start at or after the last block that begins below it (or at it),

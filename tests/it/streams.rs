@@ -1,0 +1,79 @@
+//! Inputs that arrive over time: `producer | wolfeo-bulk import -` sends the first rows while
+//! the producer is still writing, and a FIFO or `<(...)` input is read once, like stdin.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Env, results, sandbox, std_bin, unlimited};
+
+/// A shell producer that writes the header and one row, then waits for `go` before the rest.
+fn producer(env: &Env) -> Command {
+    let go = env.path("go");
+    let mut sh = Command::new("sh");
+    sh.arg("-c").arg(format!(
+        "printf 'email,first_name\\nfirst@ex.com,F\\n'; \
+         while [ ! -e '{}' ]; do sleep 0.02; done; printf 'second@ex.com,S\\n'",
+        go.display()
+    ));
+    sh
+}
+
+#[test]
+fn rows_from_a_slow_producer_are_sent_before_it_ends() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let mut source = producer(&env).stdout(Stdio::piped()).spawn().unwrap();
+    let mut import = std_bin(&sb)
+        .current_dir(env.dir.path())
+        .args(["import", "-", "--rate", "unlimited"])
+        .stdin(source.stdout.take().unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !sb.contacts().iter().any(|c| c.email == "first@ex.com") {
+        assert!(Instant::now() < deadline, "the first row was never sent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        source.try_wait().unwrap().is_none(),
+        "the first contact was created while the producer was still writing"
+    );
+    std::fs::write(env.path("go"), "").unwrap();
+    assert!(source.wait().unwrap().success());
+    assert_eq!(import.wait().unwrap().code(), Some(0));
+    assert_eq!(sb.contacts().len(), 2);
+}
+
+#[test]
+fn a_process_substitution_input_is_read_once() {
+    if Command::new("bash").arg("-c").arg("true").status().is_err() {
+        return;
+    }
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    std::fs::write(env.path("go"), "").unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("wolfeo-bulk");
+    let out = Command::new("bash")
+        .current_dir(env.dir.path())
+        .env("WOLFEO_BASE_URL", sb.base_url())
+        .env("WOLFEO_API_KEY", sb.api_key())
+        .arg("-c")
+        .arg(format!(
+            "'{}' import <(printf 'email\\na@ex.com\\nb@ex.com\\n') --rate unlimited",
+            bin.display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(sb.contacts().len(), 2);
+    // Its folder is /dev/fd: the results go to the current folder, as for stdin.
+    let named = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".results.csv"))
+        .expect("a results file in the current folder");
+    let rows = results(&named);
+    assert_eq!(rows.len(), 2);
+}
