@@ -21,6 +21,7 @@ pub mod mapping;
 pub mod results;
 pub mod sandbox;
 pub mod secret;
+pub(crate) mod session;
 pub mod shutdown;
 pub mod summary;
 pub mod text;

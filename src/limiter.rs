@@ -80,6 +80,15 @@ pub struct Pacer {
     /// lets waiters race for each token, so one request could lose many races in a row while
     /// later ones go out; with pages written in order, that one late page stalls the window.
     queue: tokio::sync::Mutex<()>,
+    /// First and last turn granted, and how many: the achieved rate of the run.
+    granted: Mutex<Option<Granted>>,
+}
+
+#[derive(Clone, Copy)]
+struct Granted {
+    first: Instant,
+    last: Instant,
+    count: u64,
 }
 
 impl Pacer {
@@ -94,13 +103,16 @@ impl Pacer {
             limiter,
             paused_until: Mutex::new(None),
             queue: tokio::sync::Mutex::new(()),
+            granted: Mutex::new(None),
         }
     }
 
     /// Waits until this caller may send one request, in the order callers arrived.
+    /// Dropping the future gives the turn up (a stopping run cancels its waiters this way).
     pub async fn ready(&self) {
         let Some(_) = &self.limiter else {
-            return self.wait_pause().await;
+            self.wait_pause().await;
+            return self.grant();
         };
         let _turn = self.queue.lock().await;
         loop {
@@ -110,9 +122,35 @@ impl Pacer {
             }
             // A 429 may have arrived while we waited for a token.
             if self.pause_remaining().is_none() {
-                return;
+                return self.grant();
             }
         }
+    }
+
+    fn grant(&self) {
+        let now = Instant::now();
+        let mut granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
+        *granted = Some(match *granted {
+            None => Granted {
+                first: now,
+                last: now,
+                count: 1,
+            },
+            Some(g) => Granted {
+                last: now,
+                count: g.count + 1,
+                ..g
+            },
+        });
+    }
+
+    /// Requests per second over the intervals between the turns granted: n turns span n - 1
+    /// intervals. Dividing n by the whole run's time instead reads 220 requests/s for a single
+    /// request, and above the limit for any short paced run. `None` below two turns.
+    pub fn achieved_per_second(&self) -> Option<f64> {
+        let g = (*self.granted.lock().unwrap_or_else(|e| e.into_inner()))?;
+        let span = g.last.duration_since(g.first).as_secs_f64();
+        (g.count >= 2 && span > 0.0).then(|| (g.count - 1) as f64 / span)
     }
 
     /// Stops every worker until `d` from now (extends, never shortens, a running pause).
@@ -166,6 +204,12 @@ mod tests {
     async fn pause_extends_but_never_shortens() {
         let pacer = Pacer::new(Rate::Unlimited);
         assert!(pacer.pause_remaining().is_none());
+        pacer.ready().await;
+        assert_eq!(
+            pacer.achieved_per_second(),
+            None,
+            "one request has no interval"
+        );
         pacer.pause_for(Duration::from_secs(30));
         pacer.pause_for(Duration::from_secs(1));
         assert!(pacer.pause_remaining().unwrap() > Duration::from_secs(29));
@@ -202,5 +246,9 @@ mod tests {
         // 10 intervals of ~20.2 ms; tolerant bounds, this is real time.
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(195), "{elapsed:?}");
+        // Measured over the intervals, a paced run never reads above its limit.
+        let achieved = pacer.achieved_per_second().unwrap();
+        assert!(achieved <= 50.0, "{achieved}");
+        assert!(achieved > 25.0, "{achieved}");
     }
 }

@@ -120,8 +120,11 @@ pub struct Client {
 }
 
 impl Client {
+    /// `pacer` is shared by every request of the run; the session builds it (and may share it
+    /// beyond this client), so the client never decides the budget itself.
     pub fn new(
         config: &ClientConfig,
+        pacer: Arc<Pacer>,
         shutdown: Arc<Shutdown>,
         ui: Arc<Ui>,
     ) -> anyhow::Result<Client> {
@@ -148,7 +151,7 @@ impl Client {
             urls,
             auth,
             redactor: Redactor::new(config.api_key.expose()),
-            pacer: Arc::new(Pacer::new(config.rate)),
+            pacer,
             rate: config.rate,
             policy: config.policy,
             latency_us: AtomicU64::new(0),
@@ -453,7 +456,8 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             max_idle: 1,
         };
-        Client::new(&config, Shutdown::new(), Ui::new(true, 0)).unwrap()
+        let pacer = Arc::new(Pacer::new(config.rate));
+        Client::new(&config, pacer, Shutdown::new(), Ui::new(true, 0)).unwrap()
     }
 
     fn date(t: DateTime<Utc>) -> reqwest::header::HeaderMap {

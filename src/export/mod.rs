@@ -22,11 +22,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::api::client::Client;
 use crate::api::format_contact_time;
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Fatal};
-use crate::shutdown::Shutdown;
+use crate::session::{Check, Session};
 use crate::ui::{Reporter, Status, Ui};
 use filter::{Filter, Period, Range};
 use output::{Output, Target};
@@ -144,20 +143,18 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
     let incremental = bookmark.is_some();
 
-    let shutdown = Shutdown::new();
-    let (config, _sandbox) = args.connection.connect(&ui)?;
+    let session = Session::open(&args.connection, &ui, Check::Skip).await?;
+    let config = session.config();
     let account = state::account_fingerprint(config.base_url.as_str(), config.api_key.expose());
     if let (Some(prev), Some(path)) = (&plan.previous, &args.state) {
         prev.check_account(path, &account)?;
     }
-    let client = Arc::new(
-        Client::new(&config, Arc::clone(&shutdown), Arc::clone(&ui))
-            .map_err(|e| Fatal::usage(format!("{e:#}")))?,
+    session.stop_on_signals(
+        &ui,
+        "interrupt: stopping; no file is written and the state is unchanged".into(),
     );
-    let ui_for_signal = Arc::clone(&ui);
-    shutdown.listen_for_signals(move || {
-        ui_for_signal.warn("interrupt: stopping; no file is written and the state is unchanged")
-    });
+    let client = Arc::clone(session.client());
+    let shutdown = Arc::clone(session.shutdown());
     let window = usize::from(args.connection.concurrency);
     let target_name = match &plan.target {
         Target::Path(p) => p.display().to_string(),
@@ -248,8 +245,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         ));
         // Cron wrappers read the summary file whatever happened; say what did.
         if let Some(path) = &args.summary_json {
-            use crate::api::client::ClientStats as S;
-            let stats = client.stats();
+            let stats = session.stats();
             crate::summary::write_json(
                 path,
                 &serde_json::json!({
@@ -257,9 +253,9 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                     "interrupted": true,
                     "rows_written": 0,
                     "contacts_fetched": Progress::get(&progress.rows),
-                    "requests": S::get(&stats.requests),
-                    "throttled_429": S::get(&stats.throttled),
-                    "retries": S::get(&stats.retries),
+                    "requests": stats.requests,
+                    "throttled_429": stats.throttled_429,
+                    "retries": stats.retries,
                     "elapsed_seconds": started.elapsed().as_secs_f64(),
                     "exit_code": Exit::Interrupted.code(),
                 }),
@@ -319,7 +315,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         written,
         walk,
         progress: &progress,
-        client: &client,
+        stats: session.stats(),
         tag_stats,
     };
     let exit = report.finish(&ui)?;

@@ -19,9 +19,9 @@ use super::output::Written;
 use super::tags::Strategy;
 use super::walk::Walk;
 use super::writer::{Progress, TagStats};
-use crate::api::client::{Client, ClientStats};
 use crate::exit::{Exit, Fatal};
 use crate::files::write_atomic;
+use crate::session::RequestStats;
 use crate::summary::Summary;
 use crate::ui::{Ui, human_duration};
 
@@ -37,7 +37,8 @@ pub struct Report<'a> {
     pub written: Written,
     pub walk: Walk,
     pub progress: &'a Progress,
-    pub client: &'a Client,
+    /// Every request of the run.
+    pub stats: RequestStats,
     /// When `--with-tags` was given.
     pub tag_stats: Option<TagStats>,
 }
@@ -104,7 +105,7 @@ impl Report<'_> {
         if let Some(path) = self.manifest {
             self.write_manifest(path)?;
         }
-        let stats = self.client.stats();
+        let stats = self.stats;
         let elapsed = self.elapsed.as_secs_f64();
         let summary = ExportSummary {
             output: self.target,
@@ -121,11 +122,11 @@ impl Report<'_> {
             },
             sequential_pass: self.walk.sequential_pass,
             complete: self.walk.complete,
-            requests: ClientStats::get(&stats.requests),
+            requests: stats.requests,
             tag_requests: self.tag_stats.map_or(0, |t| t.requests),
             tag_strategy: self.tag_stats.map(|t| t.strategy),
-            throttled_429: ClientStats::get(&stats.throttled),
-            retries: ClientStats::get(&stats.retries),
+            throttled_429: stats.throttled_429,
+            retries: stats.retries,
             elapsed_seconds: elapsed,
             contacts_per_second: if elapsed > 0.0 {
                 self.written.rows as f64 / elapsed

@@ -133,7 +133,11 @@ fn limit_sends_only_the_first_rows_and_resume_finishes_the_file() {
         .arg(&input)
         .assert()
         .success();
-    assert_eq!(sb.stats().requests_total - before, 2);
+    assert_eq!(
+        sb.stats().requests_total - before,
+        1 + 2,
+        "the preflight, then 2 rows"
+    );
     let rows = crate::harness::results(&results);
     assert_eq!(rows.len(), 4);
     assert!(rows.iter().all(|r| r["_outcome"] == "created"), "{rows:?}");

@@ -118,3 +118,109 @@ fn sigint_and_sigterm_stop_at_once_with_every_row_accounted_for() {
         assert!(stderr.contains("--resume"), "{signal}: {stderr}");
     }
 }
+
+/// A wrong key: one request (the preflight), exit 3 at once, whatever the file's size.
+#[test]
+fn a_wrong_key_stops_after_one_request() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let path = env.write("big.csv", &rows(3_000));
+    let started = Instant::now();
+    let out = bin(&sb)
+        .env("WOLFEO_API_KEY", "wrong-key")
+        .args(["import", path.to_str().unwrap(), "--rate", "10/s"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(sb.stats().requests_total, 1, "{stderr}");
+    assert!(stderr.contains("WOLFEO_API_KEY"), "{stderr}");
+    assert!(
+        !stderr.contains("wrong-key"),
+        "the key is never printed: {stderr}"
+    );
+}
+
+/// A base URL without `/v1`: one request, exit 2, with the fix and the setting's source.
+#[test]
+fn a_url_that_is_not_the_v1_api_stops_after_one_request() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let path = env.write("in.csv", &rows(50));
+    let bare = sb.base_url().trim_end_matches("/v1").to_string();
+    let out = bin(&sb)
+        .env("WOLFEO_BASE_URL", &bare)
+        .args(["import", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(sb.stats().requests_total, 1, "{stderr}");
+    assert!(
+        stderr.contains("does not look like the Wolfeo v1 API"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("did you mean {bare}/v1?")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("WOLFEO_BASE_URL"), "{stderr}");
+    // Given as a flag, the message names the flag.
+    let out = bin(&sb)
+        .args(["import", path.to_str().unwrap(), "--base-url", &bare])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("from --base-url"), "{stderr}");
+}
+
+/// Nothing listening: the unavailable exit (4) with the host named, after the preflight's
+/// bounded retries (3 attempts, under 2 s of back-off), not one failure per row.
+#[test]
+fn nothing_listening_is_unavailable_and_fast() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    // A port that was free a moment ago: nothing listens there now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = env.write("in.csv", &rows(50));
+    let dead = format!("http://127.0.0.1:{port}/v1");
+    let started = Instant::now();
+    let out = bin(&sb)
+        .env("WOLFEO_BASE_URL", &dead)
+        .args(["import", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("127.0.0.1"), "{stderr}");
+    assert!(stderr.contains("after 3 attempts"), "{stderr}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    eprintln!("import: unavailable after {took:?}");
+    // Export's first page is its check, with the user's retries (it exited 2 before).
+    let out = bin(&sb)
+        .env("WOLFEO_BASE_URL", &dead)
+        .args([
+            "export",
+            "-o",
+            "-",
+            "--max-retries",
+            "1",
+            "--retry-base",
+            "10ms",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        !env.path("in.results.csv").exists() || results(&env.path("in.results.csv")).is_empty()
+    );
+}

@@ -213,7 +213,7 @@ fn dry_run_validates_without_sending() {
 }
 
 #[test]
-fn a_rejected_key_aborts_with_exit_3_and_marks_the_rest_not_attempted() {
+fn a_rejected_key_aborts_with_exit_3_before_any_row() {
     let env = Env::new();
     let sb = sandbox(unlimited());
     let input = env.write(
@@ -229,12 +229,17 @@ fn a_rejected_key_aborts_with_exit_3_and_marks_the_rest_not_attempted() {
         .get_output()
         .clone();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("wrong-key-7c1d"));
-    let rows = results(&env.path("k.results.csv"));
-    assert_eq!(rows.len(), 3);
-    assert_eq!(rows[0]["_outcome"], "failed");
-    assert_eq!(rows[0]["_http_status"], "401");
-    assert!(rows[1..].iter().all(|r| r["_outcome"] == "not_attempted"));
+    // The preflight found it: one request, no row read, no run to resume.
+    assert_eq!(sb.stats().requests_total, 1);
+    assert!(!env.path("k.results.csv").exists());
     assert_eq!(sb.stats().contacts_total, 0);
+    // With the right key the same command simply runs: one request per row plus the check.
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(0);
+    assert_eq!(sb.stats().contacts_total, 3);
+    assert_eq!(sb.stats().requests_total, 1 + 1 + 3);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use wolfeo_bulk::api::client::{Client, ClientConfig};
 use wolfeo_bulk::api::retry::RetryPolicy;
 use wolfeo_bulk::export::walk::{Walk, Walker};
 use wolfeo_bulk::export::writer::Progress;
-use wolfeo_bulk::limiter::Rate;
+use wolfeo_bulk::limiter::{Pacer, Rate};
 use wolfeo_bulk::sandbox::{Config, SandboxHandle};
 use wolfeo_bulk::secret::ApiKey;
 use wolfeo_bulk::shutdown::Shutdown;
@@ -31,7 +31,8 @@ fn client(sb: &SandboxHandle) -> Arc<Client> {
         connect_timeout: Duration::from_secs(5),
         max_idle: 4,
     };
-    Arc::new(Client::new(&config, Shutdown::new(), Ui::new(true, 0)).unwrap())
+    let pacer = Arc::new(Pacer::new(config.rate));
+    Arc::new(Client::new(&config, pacer, Shutdown::new(), Ui::new(true, 0)).unwrap())
 }
 
 fn walker(sb: &SandboxHandle, window: usize) -> Walker {
