@@ -359,7 +359,7 @@ scenario_dry() {
         result="$(fmt "$rps" 0) rows/s ($(fmt "$wall" 2) s wall, $(fmt "$cpu" 2) s CPU), peak RSS $((rss / 1024)) MiB (load $load)"
         if [ -n "$ratio" ]; then
             result="$result; xsv select 1-: $(fmt "$xwall" 2) s wall, $(fmt "$xcpu" 2) s CPU → throughput ratio $ratio (wall), $cpu_ratio (CPU)"
-            [ -n "$ins_ratio" ] && result="$result, $ins_ratio (instructions, first 100k rows: $xins vs $ins)"
+            [ -n "$ins_ratio" ] && result="$result, $ins_ratio (instructions, first ${DRY_CALLGRIND_ROWS:-100000} rows: $xins vs $ins)"
             row "dry run vs xsv, $n rows" "xsv select 1- FILE; import FILE --dry-run" "$result" \
                 "ratio ≥ 0.5; RSS ≤ 64 MB" \
                 "$([ "$(ok "$ratio" ">=" 0.5)" = yes ] && [ "$rss" -le 65536 ] && echo yes || echo '**no**')"
