@@ -82,9 +82,9 @@ pub(super) fn parse_sep_line(s: &[u8], eof: bool) -> Option<(u8, usize)> {
 /// cut by the end of the sample is ignored) are parsed with `,`, `;` and tab,
 /// quotes respected. A candidate is *consistent* when the header has more than
 /// one field and at least 90% of the sampled rows have that same count.
-/// Comma wins whenever it is consistent; otherwise `;` or tab wins if it is
-/// consistent (both: the one matching more rows, a tie keeps comma); anything
-/// else keeps comma as [`DelimiterSource::Default`]. `|` is never guessed.
+/// Comma wins whenever it is consistent; otherwise the consistent one of `;`, tab and `|`
+/// wins (several: the one matching more rows, a tie keeps comma); anything else keeps comma
+/// as [`DelimiterSource::Default`].
 pub(super) fn detect_delimiter(sample: &[u8], complete: bool) -> (u8, DelimiterSource) {
     let score = |d: u8| -> Option<usize> {
         let counts = field_counts(sample, complete, d);
@@ -95,11 +95,15 @@ pub(super) fn detect_delimiter(sample: &[u8], complete: bool) -> (u8, DelimiterS
     if score(b',').is_some() {
         return (b',', DelimiterSource::Default);
     }
-    match (score(b';'), score(b'\t')) {
-        (Some(s), Some(t)) if s > t => (b';', DelimiterSource::Detected),
-        (Some(s), Some(t)) if t > s => (b'\t', DelimiterSource::Detected),
-        (Some(_), None) => (b';', DelimiterSource::Detected),
-        (None, Some(_)) => (b'\t', DelimiterSource::Detected),
+    let mut consistent: Vec<(usize, u8)> = [b';', b'\t', b'|']
+        .into_iter()
+        .filter_map(|d| score(d).map(|s| (s, d)))
+        .collect();
+    consistent.sort_by_key(|c| std::cmp::Reverse(c.0));
+    match consistent.as_slice() {
+        [(best, d), rest @ ..] if rest.first().is_none_or(|(next, _)| next < best) => {
+            (*d, DelimiterSource::Detected)
+        }
         _ => (b',', DelimiterSource::Default),
     }
 }

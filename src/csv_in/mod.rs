@@ -61,28 +61,66 @@ impl Source {
 /// "Latin-1" files almost always mean the windows-1252 characters anyway.
 /// `Utf8` is the same strict UTF-8 as no encoding at all: replacing bad bytes
 /// with U+FFFD would silently alter email addresses.
+/// `Other` is any other encoding by its WHATWG label (`iso-8859-15`, `windows-1250`,
+/// `shift_jis`, `utf-16be`, ...), as `encoding_rs` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
     Utf8,
     Windows1252,
     Latin1,
     Utf16,
+    Other(&'static encoding_rs::Encoding),
 }
 
 impl FromStr for Encoding {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "utf-8" | "utf8" => Ok(Encoding::Utf8),
-            "windows-1252" | "cp1252" => Ok(Encoding::Windows1252),
-            "latin1" | "iso-8859-1" => Ok(Encoding::Latin1),
-            "utf-16" | "utf16" => Ok(Encoding::Utf16),
-            _ => Err(format!(
-                "unknown encoding \"{}\"; accepted: utf-8 (utf8), windows-1252 (cp1252), \
-                 latin1 (iso-8859-1), utf-16 (utf16)",
-                sanitize_for_message(s, 40)
-            )),
+        let label = s.trim().to_ascii_lowercase();
+        match label.as_str() {
+            "utf-8" | "utf8" => return Ok(Encoding::Utf8),
+            "windows-1252" | "cp1252" => return Ok(Encoding::Windows1252),
+            "latin1" | "latin-1" | "iso-8859-1" => return Ok(Encoding::Latin1),
+            "utf-16" | "utf16" | "utf-16le" => return Ok(Encoding::Utf16),
+            _ => {}
         }
+        // People write `latin-9`, `ISO8859-15`, `cp_1250`: try the label, then without `-`/`_`.
+        let squeezed: String = label.chars().filter(|c| !matches!(c, '-' | '_')).collect();
+        encoding_rs::Encoding::for_label(label.as_bytes())
+            .or_else(|| encoding_rs::Encoding::for_label(squeezed.as_bytes()))
+            .or_else(|| {
+                let iso = squeezed.strip_prefix("iso8859")?;
+                encoding_rs::Encoding::for_label(format!("iso-8859-{iso}").as_bytes())
+            })
+            .map(|e| match e.name() {
+                "UTF-8" => Encoding::Utf8,
+                "windows-1252" => Encoding::Windows1252,
+                "UTF-16LE" => Encoding::Utf16,
+                _ => Encoding::Other(e),
+            })
+            .ok_or_else(|| {
+                format!(
+                    "unknown encoding \"{}\"; use a WHATWG label: utf-8, windows-1252, latin1, \
+                     iso-8859-15, utf-16, utf-16be, ...",
+                    sanitize_for_message(s, 40)
+                )
+            })
+    }
+}
+
+/// Whether a file starting with `head` (its first 4 bytes) is read as UTF-16 without a flag.
+pub fn is_utf16(head: &[u8]) -> bool {
+    head.starts_with(b"\xFF\xFE")
+        || head.starts_with(b"\xFE\xFF")
+        || utf16_without_bom(head).is_some()
+}
+
+/// A UTF-16 file without a byte-order mark, told by the NULs of ASCII text: `e\0m\0` is
+/// little-endian, `\0e\0m` big-endian. CSV text in UTF-8 never has those NULs.
+fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    match head {
+        [a, 0, b, 0] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16LE),
+        [0, a, 0, b] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16BE),
+        _ => None,
     }
 }
 
@@ -234,7 +272,10 @@ pub enum InputError {
     },
     #[error("{name}: the file is empty (no header row)")]
     Empty { name: String },
-    #[error("{name}: the file starts with a UTF-16 byte-order mark; pass --encoding utf-16")]
+    #[error(
+        "{name}: the file starts with a UTF-16 byte-order mark but --encoding utf-8 was given; \
+         drop --encoding"
+    )]
     Utf16Bom { name: String },
     #[error("{name}: this looks like {what}, not CSV text; {hint}")]
     NotText {
@@ -255,6 +296,18 @@ pub enum InputError {
         /// 1-based.
         column: usize,
         byte: u8,
+    },
+    #[error(
+        "{name}: {} is not valid {encoding} (column {column} holds bytes that are no character, \
+         such as a lone UTF-16 surrogate); check the file or --encoding",
+        where_(*.record, *.line)
+    )]
+    Malformed {
+        name: String,
+        record: Option<u64>,
+        line: u64,
+        column: usize,
+        encoding: &'static str,
     },
     #[error("{name}: the header row (line {line}) is unusable: {detail}")]
     BadHeader {
@@ -284,6 +337,8 @@ pub struct CsvInput {
     eof: bool,
     /// Set after a fatal error: the parser state is then meaningless.
     failed: bool,
+    /// The bytes pass through an `encoding_rs` decoder, which writes U+FFFD for bad input.
+    decoded: bool,
     core: CoreReader,
     /// Current cell's bytes; grows up to `max_field_bytes + 1`.
     out: Vec<u8>,
@@ -417,6 +472,20 @@ impl CsvInput {
         let utf8_bom = head.starts_with(b"\xEF\xBB\xBF");
         let (reader, encoding, bom): (Box<dyn Read + Send>, &'static str, bool) =
             match opts.encoding {
+                // A UTF-16 file says so (BOM) or shows it (NULs): no flag needed.
+                None if is_utf16(head) => {
+                    let (chosen, bom) = match utf16_without_bom(head) {
+                        Some(e) => (e, false),
+                        None if head.starts_with(b"\xFE\xFF") => (encoding_rs::UTF_16BE, true),
+                        None => (encoding_rs::UTF_16LE, true),
+                    };
+                    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                        .encoding(Some(chosen))
+                        .bom_override(true)
+                        .strip_bom(true)
+                        .build(io::Cursor::new(head.to_vec()).chain(raw));
+                    (Box::new(decoder), chosen.name(), bom)
+                }
                 None | Some(Encoding::Utf8) => {
                     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
                         return Err(InputError::Utf16Bom { name });
@@ -431,6 +500,7 @@ impl CsvInput {
                 Some(enc) => {
                     let chosen = match enc {
                         Encoding::Utf16 => encoding_rs::UTF_16LE,
+                        Encoding::Other(e) => e,
                         _ => encoding_rs::WINDOWS_1252,
                     };
                     // The decoder lets a BOM override the chosen encoding; mirror that in the label.
@@ -459,6 +529,7 @@ impl CsvInput {
             end: 0,
             eof: false,
             failed: false,
+            decoded: encoding != "UTF-8" || opts.encoding.is_some_and(|e| e != Encoding::Utf8),
             core: CoreReader::new(),
             out: vec![0; opts.max_field_bytes.saturating_add(1).min(256)],
             headers: Vec::new(),
@@ -662,6 +733,17 @@ impl CsvInput {
                             ""
                         } else {
                             match std::str::from_utf8(&self.out[..flen]) {
+                                // A decoder turns what is no character (a lone UTF-16
+                                // surrogate) into U+FFFD: refuse it as bad UTF-8 is refused.
+                                Ok(s) if self.decoded && s.contains('\u{FFFD}') => {
+                                    return Err(InputError::Malformed {
+                                        name: self.name.clone(),
+                                        record: number,
+                                        line: rec.line,
+                                        column: found + 1,
+                                        encoding: self.dialect.encoding,
+                                    });
+                                }
                                 Ok(s) => s,
                                 Err(e) => {
                                     return Err(InputError::InvalidUtf8 {
@@ -709,6 +791,11 @@ impl CsvInput {
             })
         } else {
             match expected {
+                // Spreadsheets drop empty trailing cells: the row is complete, pad it.
+                Some(e) if found < e => {
+                    rec.fields.resize(e, String::new());
+                    None
+                }
                 Some(e) if e != found => Some(RecordProblem::FieldCount { expected: e, found }),
                 _ => None,
             }

@@ -25,7 +25,7 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
     let mut size = 0u64;
     let mut lines = 0u64;
     let mut last = b'\n';
-    let check_utf8 = options.encoding.is_none();
+    let mut check_utf8 = options.encoding.is_none();
     let mut carry: Vec<u8> = Vec::new();
     let mut utf8_ok = true;
     loop {
@@ -34,6 +34,8 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
             break;
         }
         let chunk = &buf[..n];
+        // UTF-16 (BOM or not) is decoded by the reader, which refuses bad sequences itself.
+        check_utf8 &= size > 0 || !csv_in::is_utf16(&chunk[..n.min(4)]);
         hasher.update(chunk);
         size += n as u64;
         lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;

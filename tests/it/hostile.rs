@@ -62,9 +62,9 @@ const CASES: &[Case] = &[
     Case {
         file: "utf16le-bom.csv",
         args: &[],
-        exit: 2,
-        stderr: "--encoding utf-16",
-        outcomes: &[],
+        exit: 0,
+        stderr: "UTF-16LE with BOM",
+        outcomes: &["created"],
     },
     Case {
         file: "utf16le-bom.csv",
@@ -78,7 +78,7 @@ const CASES: &[Case] = &[
         args: &[],
         exit: 1,
         stderr: "invalid",
-        outcomes: &["created", "invalid", "invalid", "created"],
+        outcomes: &["created", "created", "invalid", "created"],
     },
     Case {
         file: "nul-and-escapes.csv",
@@ -240,11 +240,8 @@ fn ragged_rows_say_what_is_wrong_and_keep_their_cells() {
     let sb = sandbox(unlimited());
     std::fs::copy(fixture("ragged.csv"), env.path("ragged.csv")).unwrap();
     let rows = import_expecting(&env, &sb, "ragged.csv", 1);
-    assert!(
-        rows[1]["_message"].contains("1 field"),
-        "{}",
-        rows[1]["_message"]
-    );
+    // A row missing trailing cells is padded (spreadsheets drop empty ones).
+    assert_eq!(rows[1]["_outcome"], "created", "{:?}", rows[1]);
     assert!(
         rows[2]["_message"].contains("extra cells: N | G"),
         "{}",

@@ -457,3 +457,49 @@ fn rejects_keep_the_input_dialect_and_import_again() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("not sent: _reason"));
     assert!(sb.contacts().iter().any(|c| c.email == "zoe@exemple.fr"));
 }
+
+#[test]
+fn utf16_files_import_without_a_flag_and_pipes_are_detected() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    // Excel's "Unicode Text": UTF-16LE, no BOM here, tab-separated.
+    let text = "Email\tPrénom\nzoe@ex.fr\tZoé\n";
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let input = env.path("unicode.txt");
+    std::fs::write(&input, bytes).unwrap();
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(0);
+    let piped = env.write(
+        "pipes.csv",
+        "email|first_name\npipe@ex.fr|P\npipe2@ex.fr|Q\n",
+    );
+    bin(&sb)
+        .args(["import", piped.to_str().unwrap(), "--rate", "unlimited"])
+        .args(["--encoding", "latin-1"])
+        .assert()
+        .code(0);
+    let short = env.write("short.csv", "email,first_name,last_name\nshort@ex.fr\n");
+    bin(&sb)
+        .args(["import", short.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(0);
+    let stored: Vec<(String, Option<String>)> = sb
+        .contacts()
+        .into_iter()
+        .map(|c| (c.email, c.first_name))
+        .collect();
+    assert!(
+        stored.contains(&("zoe@ex.fr".into(), Some("Zoé".into()))),
+        "{stored:?}"
+    );
+    assert!(
+        stored.contains(&("pipe@ex.fr".into(), Some("P".into()))),
+        "{stored:?}"
+    );
+    assert!(
+        stored.iter().any(|(e, _)| e == "short@ex.fr"),
+        "a row missing its trailing cell is padded"
+    );
+}
