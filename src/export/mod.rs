@@ -26,7 +26,7 @@ use crate::api::format_contact_time;
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Fatal};
 use crate::session::{Check, Session};
-use crate::ui::{Reporter, Status, Ui};
+use crate::ui::Ui;
 use filter::{Filter, Period, Range};
 use output::{Output, Target};
 use state::State;
@@ -193,42 +193,18 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             Arc::clone(&progress),
         );
         let total = walker.total().await?.filter(|_| !incremental);
-        let reporter = Reporter::start(&ui, "export", "contacts", total, {
-            let progress = Arc::clone(&progress);
-            let client = Arc::clone(&client);
-            move || Status {
-                done: Progress::get(&progress.rows),
-                detail: format!(
-                    "pages {} · duplicates {}",
-                    Progress::get(&progress.pages),
-                    Progress::get(&progress.duplicates)
-                ),
-                paused: client.pacer().pause_remaining(),
-            }
-        });
-        let written = async {
-            let Some(mode) = args.with_tags.filter(|_| incremental) else {
-                while let Some(batch) = walker.next_batch().await? {
-                    for contact in &batch {
-                        rows.write(contact)?;
-                    }
-                }
-                return Ok(());
-            };
-            // A delta is small, and its size decides how its tags are read.
-            let mut delta = Vec::new();
-            while let Some(batch) = walker.next_batch().await? {
-                delta.extend(batch);
-            }
-            let recorded = plan.previous.as_ref().and_then(|p| p.tag_read_requests);
-            let column = tags::for_delta(&client, mode, &delta, recorded, window, &ui).await?;
-            rows.set_tags(column);
-            for contact in &delta {
-                rows.write(contact)?;
-            }
-            Ok::<_, Stop>(())
-        }
-        .await;
+        let reporter = report::live(&ui, total, &progress, &client);
+        let delta_tags = args
+            .with_tags
+            .filter(|_| incremental)
+            .map(|mode| writer::DeltaTags {
+                client: &client,
+                mode,
+                recorded: plan.previous.as_ref().and_then(|p| p.tag_read_requests),
+                window,
+                ui: &ui,
+            });
+        let written = writer::drain(&mut walker, &mut rows, delta_tags).await;
         let newest = walker.take_newest();
         let walk = written.map(|()| walker.finish());
         reporter.finish();
@@ -240,28 +216,14 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ = shutdown.wait() => None,
     };
     let interrupted = || {
-        ui.warn(&format!(
-            "interrupted: nothing written at {target_name}; the state file is unchanged"
-        ));
-        // Cron wrappers read the summary file whatever happened; say what did.
-        if let Some(path) = &args.summary_json {
-            let stats = session.stats();
-            crate::summary::write_json(
-                path,
-                &serde_json::json!({
-                    "output": target_name,
-                    "interrupted": true,
-                    "rows_written": 0,
-                    "contacts_fetched": Progress::get(&progress.rows),
-                    "requests": stats.requests,
-                    "throttled_429": stats.throttled_429,
-                    "retries": stats.retries,
-                    "elapsed_seconds": started.elapsed().as_secs_f64(),
-                    "exit_code": Exit::Interrupted.code(),
-                }),
-            )?;
-        }
-        Ok(Exit::Interrupted)
+        report::interrupted(
+            &ui,
+            &target_name,
+            args.summary_json.as_deref(),
+            session.stats(),
+            &progress,
+            started,
+        )
     };
     let (walk, rows, tag_stats, newest) = match outcome {
         None => return interrupted(),
@@ -281,17 +243,16 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let advanced = newest
         .advance(plan.previous.as_ref(), plan.filter)
         .filter(|_| walk.complete);
-    let mut next_state = State::after_run(
+    let full_tag_read = tag_stats
+        .filter(|t| t.strategy == tags::Strategy::PerTag)
+        .map(|t| t.requests);
+    let next_state = State::after_run(
         plan.previous.as_ref(),
         advanced,
         account,
         plan.recorded.clone(),
-    );
-    if let (Some(state), Some(t)) = (&mut next_state, &tag_stats)
-        && t.strategy == tags::Strategy::PerTag
-    {
-        state.tag_read_requests = Some(t.requests);
-    }
+    )
+    .map(|s| s.with_tag_read(full_tag_read));
     let written = match rows.into_output().finish() {
         Ok(w) => w,
         Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {

@@ -19,6 +19,7 @@ use super::output::Written;
 use super::tags::Strategy;
 use super::walk::Walk;
 use super::writer::{Progress, TagStats};
+use crate::api::client::Client;
 use crate::exit::{Exit, Fatal};
 use crate::files::write_atomic;
 use crate::session::RequestStats;
@@ -90,6 +91,58 @@ struct ExportSummary<'a> {
     incomplete: Option<String>,
     sha256: &'a str,
     exit_code: i32,
+}
+
+/// The live progress of the walk: rows written, pages read, repeated ids skipped.
+pub fn live(
+    ui: &Ui,
+    total: Option<u64>,
+    progress: &std::sync::Arc<Progress>,
+    client: &std::sync::Arc<Client>,
+) -> crate::ui::Reporter {
+    let progress = std::sync::Arc::clone(progress);
+    let client = std::sync::Arc::clone(client);
+    crate::ui::Reporter::start(ui, "export", "contacts", total, move || crate::ui::Status {
+        done: Progress::get(&progress.rows),
+        detail: format!(
+            "pages {} · duplicates {}",
+            Progress::get(&progress.pages),
+            Progress::get(&progress.duplicates)
+        ),
+        paused: client.pacer().pause_remaining(),
+    })
+}
+
+/// The end of an interrupted export: nothing at the target, the state unchanged, and the
+/// summary file (cron wrappers read it whatever happened) says what was done.
+pub fn interrupted(
+    ui: &Ui,
+    target: &str,
+    summary_json: Option<&Path>,
+    stats: RequestStats,
+    progress: &Progress,
+    started: std::time::Instant,
+) -> Result<Exit, Fatal> {
+    ui.warn(&format!(
+        "interrupted: nothing written at {target}; the state file is unchanged"
+    ));
+    if let Some(path) = summary_json {
+        crate::summary::write_json(
+            path,
+            &serde_json::json!({
+                "output": target,
+                "interrupted": true,
+                "rows_written": 0,
+                "contacts_fetched": Progress::get(&progress.rows),
+                "requests": stats.requests,
+                "throttled_429": stats.throttled_429,
+                "retries": stats.retries,
+                "elapsed_seconds": started.elapsed().as_secs_f64(),
+                "exit_code": Exit::Interrupted.code(),
+            }),
+        )?;
+    }
+    Ok(Exit::Interrupted)
 }
 
 impl Report<'_> {

@@ -115,6 +115,12 @@ impl State {
         Some(next)
     }
 
+    /// Records what a full read of the tag memberships cost, when this run did one.
+    pub fn with_tag_read(mut self, requests: Option<u64>) -> State {
+        self.tag_read_requests = requests.or(self.tag_read_requests);
+        self
+    }
+
     pub fn bookmark(&self) -> Result<Bookmark, Fatal> {
         let newest = parse_time(&self.newest_created_at).ok_or_else(|| {
             Fatal::usage(format!(

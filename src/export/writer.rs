@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::output::Output;
+use super::tags::TagMode;
 use super::tags::{Strategy, TagColumn};
+use super::walk::Walker;
 use crate::api::Contact;
 use crate::exit::Fatal;
 
@@ -51,6 +53,44 @@ impl Progress {
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
     }
+}
+
+/// What an incremental run with `--with-tags` needs to read its new contacts' tags.
+pub struct DeltaTags<'a> {
+    pub client: &'a Arc<crate::api::client::Client>,
+    pub mode: TagMode,
+    /// What the last full read cost (from the state file).
+    pub recorded: Option<u64>,
+    pub window: usize,
+    pub ui: &'a crate::ui::Ui,
+}
+
+/// Streams the walk into `rows`. An incremental run with tags collects its delta first: its
+/// size decides how the tags are read (`tags::for_delta`), and a delta is small.
+pub async fn drain(
+    walker: &mut Walker,
+    rows: &mut Rows,
+    delta_tags: Option<DeltaTags<'_>>,
+) -> Result<(), Stop> {
+    let Some(t) = delta_tags else {
+        while let Some(batch) = walker.next_batch().await? {
+            for contact in &batch {
+                rows.write(contact)?;
+            }
+        }
+        return Ok(());
+    };
+    let mut delta = Vec::new();
+    while let Some(batch) = walker.next_batch().await? {
+        delta.extend(batch);
+    }
+    let column =
+        super::tags::for_delta(t.client, t.mode, &delta, t.recorded, t.window, t.ui).await?;
+    rows.set_tags(column);
+    for contact in &delta {
+        rows.write(contact)?;
+    }
+    Ok(())
 }
 
 /// How the tag column was read.
