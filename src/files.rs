@@ -58,15 +58,19 @@ pub fn resolve(path: &Path) -> io::Result<Dest> {
     if !meta.file_type().is_symlink() {
         return classify(path.to_path_buf(), &meta);
     }
-    let target = std::fs::canonicalize(path).map_err(|e| match e.kind() {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => refused(
             "is a symbolic link to a file that does not exist; refusing to create its target \
              (name the target itself)",
         ),
         _ => e,
     })?;
-    let meta = std::fs::metadata(&target)?;
-    classify(target, &meta)
+    if !meta.is_file() {
+        // A stream is opened through the link: `/dev/stdout` -> `/proc/self/fd/1` -> a
+        // pipe has no path to resolve to.
+        return classify(path.to_path_buf(), &meta);
+    }
+    classify(std::fs::canonicalize(path)?, &meta)
 }
 
 fn classify(path: PathBuf, meta: &std::fs::Metadata) -> io::Result<Dest> {

@@ -107,6 +107,11 @@ fn a_character_device_is_written_through_not_replaced() {
     use std::os::unix::fs::FileTypeExt;
     assert!(meta.file_type().is_char_device());
     assert_eq!(resolve(Path::new("-")).unwrap(), Dest::Stdout);
+    // A link to a stream with no path of its own (`/dev/stdout` on a pipe) is a stream.
+    let (_read, write) = std::io::pipe().unwrap();
+    use std::os::fd::AsRawFd;
+    let fd = format!("/proc/self/fd/{}", write.as_raw_fd());
+    assert!(matches!(resolve(Path::new(&fd)), Ok(Dest::Stream(_))));
 }
 
 #[test]

@@ -130,7 +130,7 @@ fn bad(number: u64, line: &[u8]) -> io::Error {
         io::ErrorKind::InvalidData,
         format!(
             "line {number} is not a journal record: {}",
-            crate::csv_in::sanitize_for_message(&text, 120)
+            crate::text::sanitize(&text, 120)
         ),
     )
 }
