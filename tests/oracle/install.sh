@@ -16,9 +16,11 @@ EGULIAS2="$ORACLE_DIR/egulias2/usr/share/php/Egulias/EmailValidator/EmailValidat
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-if ! { command -v php >/dev/null && [ -f /usr/share/php/Illuminate/Validation/Validator.php ] \
+# `php -m` is read whole first: `grep -q` closing the pipe early would fail it under pipefail.
+modules=$(php -m 2>/dev/null || true)
+if ! { [ -f /usr/share/php/Illuminate/Validation/Validator.php ] \
         && [ -f /usr/share/php/Egulias/EmailValidator/EmailValidator.php ] \
-        && php -m | grep -qx intl && php -m | grep -qx mbstring; }; then
+        && grep -qx intl <<<"$modules" && grep -qx mbstring <<<"$modules"; }; then
     $SUDO apt-get update -q
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
         php-cli php-intl php-mbstring php-laravel-framework php-email-validator
