@@ -269,10 +269,10 @@ fn hold_back_consent(body: &mut Map<String, Value>, stored: &Contact) -> Vec<&'s
         ("email_marketing", stored.email_marketing),
         ("gdpr", stored.gdpr),
     ] {
-        let raises = body.get(key).is_some_and(|v| {
-            crate::validate::laravel_boolean(v) == Some(true)
-                || v.as_str().and_then(crate::validate::parse_bool_cell) == Some(true)
-        });
+        // What the server will read: Laravel's `boolean` rule, as the planner encodes it.
+        let raises = body
+            .get(key)
+            .is_some_and(|v| crate::validate::laravel_boolean(v) == Some(true));
         if raises && !now {
             body.remove(key);
             held.push(key);

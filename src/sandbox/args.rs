@@ -60,6 +60,10 @@ pub struct SandboxArgs {
     /// Generate sequences "Sequence 1".."Sequence N".
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed_sequences: u64,
+    /// Round created_at down to this: 1s stamps whole seconds like the documented samples
+    /// (...T09:00:00.000000Z); the default keeps microseconds.
+    #[arg(long, value_name = "DURATION", default_value = "1us")]
+    pub timestamp_resolution: String,
     /// Load the account from FILE if it exists (instead of seeding) and save it on exit.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -117,6 +121,16 @@ impl SandboxArgs {
             seed_sequences: self.seed_sequences,
             state_file: self.state.clone(),
             listen: self.listen,
+            timestamp_resolution: {
+                let d = crate::units::parse_duration(&self.timestamp_resolution)?;
+                if d.is_zero() || d > std::time::Duration::from_secs(60) {
+                    return Err(format!(
+                        "--timestamp-resolution must be between 1us and 60s, got {}",
+                        self.timestamp_resolution
+                    ));
+                }
+                d
+            },
             log_requests: false,
             email_rule: EmailRule::parse(&self.email_rule).ok_or_else(|| {
                 format!(
@@ -227,6 +241,7 @@ mod tests {
             "--seed-tags=2",
             "--seed-sequences=1",
             "--state=acct.json",
+            "--timestamp-resolution=1s",
         ])
         .unwrap();
         assert_eq!(c.api_keys, ["a", "b"]);
@@ -242,6 +257,7 @@ mod tests {
         assert_eq!(c.contact_cap, Some(10));
         assert_eq!((c.seed_contacts, c.seed_tags, c.seed_sequences), (5, 2, 1));
         assert_eq!(c.state_file, Some(PathBuf::from("acct.json")));
+        assert_eq!(c.timestamp_resolution, Duration::from_secs(1));
     }
 
     #[test]
@@ -254,6 +270,7 @@ mod tests {
             &["--latency=fast"],
             &["--api-key=k", "--restricted-key=k"],
             &["--api-key="],
+            &["--timestamp-resolution=0s"],
         ] {
             assert!(config(argv).is_err(), "{argv:?}");
         }

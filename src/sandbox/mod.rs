@@ -83,6 +83,9 @@ pub struct Config {
     /// Loaded at start if it exists (then no seed data is generated), saved on shutdown.
     pub state_file: Option<PathBuf>,
     pub listen: SocketAddr,
+    /// `created_at` is rounded down to this (default 1 µs, the wire format's precision; `1s`
+    /// stamps whole seconds like the documented samples, which an importer must survive).
+    pub timestamp_resolution: Duration,
     /// One line per request on stderr (`wolfeo-bulk -v sandbox`): method, path, status, time.
     /// The query string is never printed: it may hold an `api_key`.
     pub log_requests: bool,
@@ -113,6 +116,7 @@ impl Default for Config {
             seed_sequences: 0,
             state_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            timestamp_resolution: Duration::from_micros(1),
             log_requests: false,
             email_rule: EmailRule::default(),
         }
@@ -163,6 +167,7 @@ struct App {
     faults: Faults,
     rate_headers: bool,
     log_requests: bool,
+    timestamp_resolution: Duration,
     email_rule: EmailRule,
     counters: Counters,
 }
@@ -182,6 +187,7 @@ impl App {
             ),
             rate_headers: config.rate_headers,
             log_requests: config.log_requests,
+            timestamp_resolution: config.timestamp_resolution,
             email_rule: config.email_rule,
             counters: Counters {
                 requests: AtomicU64::new(0),
@@ -325,7 +331,7 @@ impl SandboxHandle {
             email: Some(email.to_string()),
             ..store::Fields::default()
         };
-        match store.insert(fields, routes::now()) {
+        match store.insert(fields, routes::now(self.app.timestamp_resolution)) {
             Ok(id) => id,
             Err(_) => unreachable!("the email was checked above under the same lock"),
         }

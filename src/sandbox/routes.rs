@@ -83,9 +83,16 @@ async fn log_request(req: Request, next: middleware::Next) -> Response {
     response
 }
 
-/// `created_at` of new records: now, to the microsecond the wire format shows.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+/// `created_at` of new records: now, to the microsecond the wire format shows, or rounded
+/// down to `--timestamp-resolution` (1s: `...T09:00:00.000000Z` like the documented samples).
+pub fn now(resolution: std::time::Duration) -> DateTime<Utc> {
+    let t = Utc::now().trunc_subsecs(6);
+    match chrono::Duration::from_std(resolution) {
+        Ok(step) if step > chrono::Duration::microseconds(1) => {
+            chrono::DurationRound::duration_trunc(t, step).unwrap_or(t)
+        }
+        _ => t,
+    }
 }
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
@@ -306,7 +313,9 @@ async fn create_contact(State(app): State<Arc<App>>, req: Request) -> Response {
     if let Err(r) = validate::server_check(&input, Mode::Create, app.email_rule) {
         return rejected(r);
     }
-    let created = app.store().create(contact_fields(&input), now());
+    let created = app
+        .store()
+        .create(contact_fields(&input), now(app.timestamp_resolution));
     match created {
         Ok(id) => {
             if app.faults.roll_drop() && server::pull_kill_switch() {
@@ -436,7 +445,7 @@ async fn create_tag(State(app): State<Arc<App>>, req: Request) -> Response {
     let Some(name) = name else {
         return invalid(details);
     };
-    let created = app.store().create_tag(name, now());
+    let created = app.store().create_tag(name, now(app.timestamp_resolution));
     match created {
         Ok(tag) => json(StatusCode::CREATED, &Success::new(tag)),
         Err(r) => refused(r),

@@ -11,6 +11,7 @@ mod harness;
 mod hostile;
 mod import;
 mod journal;
+mod misbehaving;
 mod oracle;
 mod outputs;
 mod resilience;
