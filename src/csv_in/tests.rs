@@ -3,6 +3,7 @@
 use super::*;
 use proptest::prelude::*;
 use std::io::Write;
+use std::path::PathBuf;
 
 const M: usize = 1 << 20;
 
