@@ -100,6 +100,16 @@ struct Plan {
     previous: Option<State>,
 }
 
+impl Plan {
+    /// How messages name the output.
+    fn target_name(&self) -> String {
+        match &self.target {
+            Target::Path(p) => p.display().to_string(),
+            Target::Stdout => "standard output".to_string(),
+        }
+    }
+}
+
 fn plan(args: &Args, now: chrono::DateTime<chrono::Utc>) -> Result<Plan, Fatal> {
     let named = paths::Named {
         output: args.output.as_deref(),
@@ -155,11 +165,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     );
     let client = Arc::clone(session.client());
     let shutdown = Arc::clone(session.shutdown());
-    let window = usize::from(args.connection.concurrency);
-    let target_name = match &plan.target {
-        Target::Path(p) => p.display().to_string(),
-        Target::Stdout => "standard output".to_string(),
-    };
+    let target_name = plan.target_name();
     ui.info(&format!(
         "export {} -> {target_name}{}{}",
         plan.filter,
@@ -170,47 +176,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     ));
 
     let progress = Arc::new(Progress::default());
-    let work = async {
-        let mut header: Vec<&str> = COLUMNS.to_vec();
-        header.extend(args.with_tags.map(TagMode::header));
-        // A full export reads every tag's members first; an incremental one after its walk,
-        // when the number of new contacts tells the cheaper way (`tags::for_delta`).
-        let tag_column = match args.with_tags {
-            Some(mode) if !incremental => Some(tags::fetch(&client, mode, window, &ui).await?),
-            _ => None,
-        };
-        if let Target::Path(path) = &plan.target {
-            output::clean_stale(path, plan.template.as_deref());
-        }
-        let out = Output::create(&plan.target, args.excel, args.delimiter, &header)
-            .map_err(|e| Fatal::after_send(format!("--output {target_name}: {e}")))?;
-        let mut rows = Rows::new(out, tag_column, Arc::clone(&progress));
-        let mut walker = Walker::new(
-            Arc::clone(&client),
-            plan.filter.query(),
-            window,
-            bookmark,
-            Arc::clone(&progress),
-        );
-        let total = walker.total().await?.filter(|_| !incremental);
-        let reporter = report::live(&ui, total, &progress, &client);
-        let delta_tags = args
-            .with_tags
-            .filter(|_| incremental)
-            .map(|mode| writer::DeltaTags {
-                client: &client,
-                mode,
-                recorded: plan.previous.as_ref().and_then(|p| p.tag_read_requests),
-                window,
-                ui: &ui,
-            });
-        let written = writer::drain(&mut walker, &mut rows, delta_tags).await;
-        let newest = walker.take_newest();
-        let walk = written.map(|()| walker.finish());
-        reporter.finish();
-        let tag_stats = rows.tag_stats();
-        Ok::<_, Fatal>((walk, rows, tag_stats, newest))
-    };
+    let work = pipeline(&args, &plan, bookmark, &client, &progress, &ui);
     let outcome = tokio::select! {
         r = work => Some(r),
         _ = shutdown.wait() => None,
@@ -225,7 +191,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             started,
         )
     };
-    let (walk, rows, tag_stats, newest) = match outcome {
+    let Drained {
+        walk,
+        rows,
+        tag_stats,
+        newest,
+    } = match outcome {
         None => return interrupted(),
         Some(Err(f)) if f.is_interrupted() => return interrupted(),
         Some(Err(f)) => return Err(f),
@@ -284,4 +255,70 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         state.save(path)?;
     }
     Ok(exit)
+}
+
+/// What the walk and the writer left for the summary and the state.
+struct Drained {
+    walk: Result<walk::Walk, Stop>,
+    rows: Rows,
+    tag_stats: Option<writer::TagStats>,
+    newest: state::Newest,
+}
+
+/// The pipeline: tags (a full export reads every tag's members first; an incremental one after
+/// its walk, when the number of new contacts tells the cheaper way, `tags::for_delta`), then the
+/// walk's contact stream drained into the CSV writer.
+async fn pipeline(
+    args: &Args,
+    plan: &Plan,
+    bookmark: Option<state::Bookmark>,
+    client: &Arc<crate::api::client::Client>,
+    progress: &Arc<Progress>,
+    ui: &Ui,
+) -> Result<Drained, Fatal> {
+    let incremental = bookmark.is_some();
+    let window = usize::from(args.connection.concurrency);
+    let target_name = plan.target_name();
+    let mut header: Vec<&str> = COLUMNS.to_vec();
+    header.extend(args.with_tags.map(TagMode::header));
+    let tag_column = match args.with_tags {
+        Some(mode) if !incremental => Some(tags::fetch(client, mode, window, ui).await?),
+        _ => None,
+    };
+    if let Target::Path(path) = &plan.target {
+        output::clean_stale(path, plan.template.as_deref());
+    }
+    let out = Output::create(&plan.target, args.excel, args.delimiter, &header)
+        .map_err(|e| Fatal::after_send(format!("--output {target_name}: {e}")))?;
+    let mut rows = Rows::new(out, tag_column, Arc::clone(progress));
+    let mut walker = Walker::new(
+        Arc::clone(client),
+        plan.filter.query(),
+        window,
+        bookmark,
+        Arc::clone(progress),
+    );
+    let total = walker.total().await?.filter(|_| !incremental);
+    let reporter = report::live(ui, total, progress, client);
+    let delta_tags = args
+        .with_tags
+        .filter(|_| incremental)
+        .map(|mode| writer::DeltaTags {
+            client,
+            mode,
+            recorded: plan.previous.as_ref().and_then(|p| p.tag_read_requests),
+            window,
+            ui,
+        });
+    let written = writer::drain(&mut walker, &mut rows, delta_tags).await;
+    let newest = walker.take_newest();
+    let walk = written.map(|()| walker.finish());
+    reporter.finish();
+    let tag_stats = rows.tag_stats();
+    Ok(Drained {
+        walk,
+        rows,
+        tag_stats,
+        newest,
+    })
 }
