@@ -268,36 +268,7 @@ impl Client {
             attempts += 1;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
-            let sent_at = Utc::now();
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .header(AUTHORIZATION, self.auth.clone())
-                .header(ACCEPT, "application/json");
-            if !query.is_empty() {
-                request = request.query(query);
-            }
-            if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = response
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
-                    self.observe_clock(response.headers(), sent_at, Utc::now());
-                    match response.bytes().await {
-                        Ok(bytes) => Ok((status, bytes, retry_after)),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
+            let outcome = self.attempt(&method, url, query, body.as_ref()).await;
             let elapsed = started.elapsed();
             let (status, bytes, retry_after) = match outcome {
                 Ok(answer) => answer,
@@ -352,18 +323,7 @@ impl Client {
                     });
                 }
                 Verdict::Throttled => {
-                    self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-                    let pause = retry::throttle_pause(retry_after);
-                    self.pacer.pause_for(pause);
-                    self.ui.info(&format!(
-                        "429 Too Many Attempts: pausing all requests for {:.1}s{}",
-                        pause.as_secs_f64(),
-                        if retry_after.is_some() {
-                            " (Retry-After)"
-                        } else {
-                            " (no Retry-After: the API's 60 s)"
-                        }
-                    ));
+                    self.throttled(retry_after);
                 }
                 Verdict::Retry => {
                     failures += 1;
@@ -382,6 +342,57 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// One HTTP exchange: the request, its status, `Retry-After` and body. The server's clock is
+    /// read from the `Date` header here, between our clock before sending and after the answer.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        query: &[(&str, &str)],
+        body: Option<&Bytes>,
+    ) -> Result<(u16, Bytes, Option<Duration>), reqwest::Error> {
+        let sent_at = Utc::now();
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, self.auth.clone())
+            .header(ACCEPT, "application/json");
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        self.observe_clock(response.headers(), sent_at, Utc::now());
+        let bytes = response.bytes().await?;
+        Ok((status, bytes, retry_after))
+    }
+
+    /// A 429 pauses every request of the run, not only the one that met it.
+    fn throttled(&self, retry_after: Option<Duration>) {
+        self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        let pause = retry::throttle_pause(retry_after);
+        self.pacer.pause_for(pause);
+        self.ui.info(&format!(
+            "429 Too Many Attempts: pausing all requests for {:.1}s{}",
+            pause.as_secs_f64(),
+            if retry_after.is_some() {
+                " (Retry-After)"
+            } else {
+                " (no Retry-After: the API's 60 s)"
+            }
+        ));
     }
 
     /// The error envelope of a body, redacted; `None` when the body is not one.
