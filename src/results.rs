@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::api::Details;
 use crate::files::Output;
 
+/// The column the rejects file adds: why the row was rejected.
+pub const REASON_COLUMN: &str = "_reason";
+
 pub const RESULT_COLUMNS: [&str; 8] = [
     "_row",
     "_outcome",
@@ -308,7 +311,7 @@ impl RejectsWriter {
                 csv::Terminator::Any(b'\n')
             })
             .from_writer(file);
-        out.write_record(headers.iter().map(String::as_str).chain(["_reason"]))?;
+        out.write_record(headers.iter().map(String::as_str).chain([REASON_COLUMN]))?;
         Ok(RejectsWriter {
             out,
             width: headers.len(),

@@ -9,6 +9,7 @@
 //! (a timestamp, not a consent), `sms blacklisted` (another channel).
 
 use super::Field;
+use crate::results::{REASON_COLUMN, RESULT_COLUMNS};
 
 /// How a recognised column feeds its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,19 +194,6 @@ pub const ALIASES: &[(&str, Field, Role)] = &[
     ("sequences", Field::SequenceIds, Role::Primary),
 ];
 
-/// Columns this tool writes itself (results and rejects files): a file read back ignores them.
-pub const OWN_COLUMNS: [&str; 9] = [
-    "_row",
-    "_outcome",
-    "_http_status",
-    "_error_code",
-    "_message",
-    "_details",
-    "_contact_id",
-    "_attempts",
-    "_reason",
-];
-
 /// Lowercase, fold Latin accents, keep letters and digits:
 /// "Prénom" == "PRENOM" == "prénom", "E-mail Address" == "emailaddress".
 pub fn normalize(s: &str) -> String {
@@ -243,7 +231,9 @@ pub fn field_named(name: &str) -> Option<Field> {
     }
 }
 
-/// Whether the header is one this tool writes into results and rejects files.
+/// Whether the header is one this tool writes into results and rejects files: a file read back
+/// ignores them. The names come from `results`, which writes them.
 pub fn is_own_column(header: &str) -> bool {
-    OWN_COLUMNS.contains(&header.trim())
+    let header = header.trim();
+    RESULT_COLUMNS.contains(&header) || header == REASON_COLUMN
 }
