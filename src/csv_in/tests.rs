@@ -876,20 +876,6 @@ fn encoding_names() {
 }
 
 #[test]
-fn sanitize_escapes_and_cuts() {
-    let s = "a\0b\x1b[31m\r\n\t\x7f\u{85}\u{202e}\u{2066}é";
-    assert_eq!(
-        sanitize_for_message(s, 100),
-        "a\\0b\\u{1b}[31m\\r\\n\\t\\u{7f}\\u{85}\\u{202e}\\u{2066}é"
-    );
-    assert_eq!(sanitize_for_message("abcdef", 3), "abc…");
-    assert_eq!(sanitize_for_message("abc", 3), "abc");
-    assert_eq!(sanitize_for_message("ab\n", 3), "ab…");
-    assert_eq!(sanitize_for_message("", 0), "");
-    assert_eq!(sanitize_for_message("x", 0), "…");
-}
-
-#[test]
 fn problem_messages_name_sanitized_headers() {
     let headers = vec!["no\ntes".to_string()];
     let p = RecordProblem::FieldTooLong {
