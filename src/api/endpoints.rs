@@ -180,12 +180,8 @@ impl Client {
         resend: Resend,
     ) -> Result<Reply<T>, CallError> {
         let answer = self.call(method, endpoint, query, body, resend).await?;
-        Ok(Reply {
-            status: answer.status,
-            body: reply::decode(answer.status, &answer.body, self.redactor()),
-            attempts: answer.attempts,
-            maybe_duplicated: answer.maybe_duplicated,
-        })
+        let body = reply::decode(answer.status, &answer.body, self.redactor());
+        Ok(Reply::of(&answer, body))
     }
 
     /// Like [`Client::typed`] for a whole envelope (lists need `meta` beside `data`).
@@ -198,11 +194,7 @@ impl Client {
         let answer = self
             .call(method, endpoint, query, None, Resend::Freely)
             .await?;
-        Ok(Reply {
-            status: answer.status,
-            body: reply::decode_envelope(answer.status, &answer.body, self.redactor()),
-            attempts: answer.attempts,
-            maybe_duplicated: answer.maybe_duplicated,
-        })
+        let body = reply::decode_envelope(answer.status, &answer.body, self.redactor());
+        Ok(Reply::of(&answer, body))
     }
 }

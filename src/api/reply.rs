@@ -27,6 +27,18 @@ pub struct Reply<T> {
     pub maybe_duplicated: bool,
 }
 
+impl<T> Reply<T> {
+    /// The decoded `body` with the call's status and attempt record.
+    pub(crate) fn of(answer: &super::client::Answer, body: Body<T>) -> Self {
+        Reply {
+            status: answer.status,
+            body,
+            attempts: answer.attempts,
+            maybe_duplicated: answer.maybe_duplicated,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Body<T> {
     /// A 2xx success envelope whose `data` decoded as `T`.
