@@ -80,6 +80,7 @@ struct ExportSummary<'a> {
     tag_strategy: Option<Strategy>,
     throttled_429: u64,
     retries: u64,
+    budget: crate::budget::BudgetStats,
     elapsed_seconds: f64,
     contacts_per_second: f64,
     api_total: Option<u64>,
@@ -158,7 +159,7 @@ impl Report<'_> {
         if let Some(path) = self.manifest {
             self.write_manifest(path)?;
         }
-        let stats = self.stats;
+        let stats = self.stats.clone();
         let elapsed = self.elapsed.as_secs_f64();
         let summary = ExportSummary {
             output: self.target,
@@ -180,6 +181,7 @@ impl Report<'_> {
             tag_strategy: self.tag_stats.map(|t| t.strategy),
             throttled_429: stats.throttled_429,
             retries: stats.retries,
+            budget: stats.budget.clone(),
             elapsed_seconds: elapsed,
             contacts_per_second: if elapsed > 0.0 {
                 self.written.rows as f64 / elapsed
@@ -338,6 +340,9 @@ impl Report<'_> {
                 s.retries
             ),
         );
+        if let Some(line) = s.budget.summary_line() {
+            t.row("budget", line);
+        }
         t.row(
             "elapsed",
             format!(

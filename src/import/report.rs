@@ -181,6 +181,7 @@ pub fn finish(
         requests: stats.requests,
         throttled_429: stats.throttled_429,
         retries: stats.retries,
+        budget: stats.budget.clone(),
         elapsed_seconds: clock.0.elapsed().as_secs_f64(),
         achieved_requests_per_second: stats.achieved_per_second.unwrap_or(0.0),
         dialect: facts.dialect.clone(),
@@ -220,6 +221,7 @@ pub struct ImportSummary<'a> {
     pub requests: u64,
     pub throttled_429: u64,
     pub retries: u64,
+    pub budget: crate::budget::BudgetStats,
     pub elapsed_seconds: f64,
     pub achieved_requests_per_second: f64,
     pub dialect: String,
@@ -255,6 +257,9 @@ pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate)
                 s.requests, s.throttled_429, s.retries
             ),
         );
+    }
+    if let Some(line) = s.budget.summary_line() {
+        t.row("budget", line);
     }
     t.row(
         "elapsed",
