@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::budget::window::{RateHeaders, Window};
-use crate::budget::{self, BudgetStats, Confirm, Grant, Schedule};
+use crate::budget::{self, BudgetStats, Confirm, Schedule};
 
 /// Requests are spaced this much wider than the nominal rate, to absorb scheduler and network
 /// jitter: two requests sent exactly 100 ms apart can arrive 99 ms apart and overflow a window.
@@ -156,42 +156,47 @@ impl Pacer {
         let me = self.schedule.identity();
         let _turn = self.queue.lock().await;
         'reserve: loop {
-            let (needs_margin, irregular) = {
+            let (needs_margin, irregular, opening, length) = {
                 let w = self.window();
-                (w.needs_margin(), w.irregular())
+                (
+                    w.needs_margin(),
+                    w.irregular(),
+                    w.opening(),
+                    w.length(nominal_us),
+                )
             };
-            let (grant, paused, interval_us) = self.schedule.update(|s, now| {
-                // One member's finding holds for all: the margin is in the spacing of everyone.
+            let (grant, paused, interval_us, opened) = self.schedule.update(|s, now| {
+                // One member's finding holds for all: the margin is in the spacing of everyone,
+                // and the earliest sighting of the window's opening is everyone's estimate.
                 s.irregular |= irregular;
+                let opened = length.and_then(|l| s.merge_opening(opening, l));
                 let interval_us = if needs_margin || s.irregular {
                     margined.as_micros() as u64
                 } else {
                     nominal_us
                 };
                 let g = s.reserve(now, interval_us, me, budget::alive);
-                (g, s.paused_until_us, interval_us)
+                (g, s.paused_until_us, interval_us, opened)
             });
             self.paused_until_us.store(paused, Ordering::Relaxed);
-            // What the server said remains is spent: everyone waits for the window's end.
-            let hold = self.window().hold(grant.seq, grant.at_us, nominal_us);
-            if let Some(end) = hold {
-                self.pause_until_us(end);
-                continue 'reserve;
-            }
+            self.window().adopt_opening(opened);
             let mut until = grant.at_us;
             loop {
                 let wait = until.saturating_sub(self.schedule.now_us());
                 if wait > 0 {
                     tokio::time::sleep(Duration::from_micros(wait)).await;
                 }
-                let (confirm, paused) = self
-                    .schedule
-                    .update(|s, now| (s.confirm(now, interval_us, grant), s.paused_until_us));
+                let (confirm, paused) = self.schedule.update(|s, now| {
+                    // What the server said remains is spent: everyone waits for the window's
+                    // end (the hold becomes the schedule's pause).
+                    let hold = |seq| self.window().hold(seq, now, nominal_us);
+                    (s.confirm(now, interval_us, grant, hold), s.paused_until_us)
+                });
                 self.paused_until_us.store(paused, Ordering::Relaxed);
                 match confirm {
-                    Confirm::Go => return self.grant(Some(grant)),
+                    Confirm::Go(seq) => return self.grant(Some((seq, grant.sharing))),
                     Confirm::Wait(later) => until = later,
-                    // A 429 paused everyone while we waited: this slot is forfeit.
+                    // A pause began while we waited: this slot is forfeit.
                     Confirm::Forfeit => continue 'reserve,
                 }
             }
@@ -218,9 +223,10 @@ impl Pacer {
         self.pause_for(pause);
     }
 
-    fn grant(&self, slot: Option<Grant>) -> Turn {
+    /// Records a started request: its sequence number and how many were sharing.
+    fn grant(&self, slot: Option<(u64, u32)>) -> Turn {
         let now = Instant::now();
-        let (seq, sharing) = slot.map_or((0, 1), |g| (g.seq, g.sharing));
+        let (seq, sharing) = slot.unwrap_or((0, 1));
         let at_us = self.schedule.now_us();
         let mut granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
         *granted = Some(match *granted {

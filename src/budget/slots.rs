@@ -27,7 +27,8 @@ pub(crate) struct Slots {
     pub next_us: u64,
     /// No request starts before this (a 429, or a server window known to be spent).
     pub paused_until_us: u64,
-    /// Grants so far: the sequence number of the next one.
+    /// Requests started so far: the sequence number of the next one. Counted when a request
+    /// starts, not when its slot is granted, so slots given up do not count.
     pub granted: u64,
     /// When the latest request actually started (a late wake-up must not bring the next one
     /// closer than an interval: that is how 21 requests landed in a 20-per-2 s window).
@@ -39,6 +40,10 @@ pub(crate) struct Slots {
     /// member keeps the safety margin. Forgotten when nobody is left taking slots.
     #[serde(default)]
     pub irregular: bool,
+    /// The latest moment the server's current window can have opened: the earliest of what
+    /// the members saw (each sighting is an upper bound; 0: none).
+    #[serde(default)]
+    pub opened_us: u64,
     pub members: Vec<Member>,
 }
 
@@ -52,6 +57,7 @@ impl Default for Slots {
             last_sent_us: 0,
             floor_us: 0,
             irregular: false,
+            opened_us: 0,
             members: Vec::new(),
         }
     }
@@ -70,10 +76,12 @@ pub(crate) struct Member {
 /// What the holder of a slot may do when its time comes ([`Slots::confirm`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Confirm {
-    Go,
+    /// Start now; the request's sequence number.
+    Go(u64),
     /// The previous request started late: wait until this, then confirm again.
     Wait(u64),
-    /// A pause began after the slot was granted: take a new one.
+    /// A pause began after the slot was granted, or the caller's `hold` started one: take a
+    /// new slot.
     Forfeit,
 }
 
@@ -81,7 +89,6 @@ pub(crate) enum Confirm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Grant {
     pub at_us: u64,
-    pub seq: u64,
     /// Members taking slots right now, this one included.
     pub sharing: u32,
 }
@@ -100,8 +107,6 @@ impl Slots {
         self.forget_the_impossible(now);
         let at = now.max(self.next_us).max(self.paused_until_us);
         self.next_us = at + interval_us.max(self.floor_us);
-        let seq = self.granted;
-        self.granted += 1;
         self.members
             .retain(|m| (m.pid, m.token) != me && m.seen_us + ACTIVE_US >= now && alive(m.pid));
         if self.members.is_empty() && self.paused_until_us <= now {
@@ -114,26 +119,53 @@ impl Slots {
         });
         Grant {
             at_us: at,
-            seq,
             sharing: self.members.len() as u32,
         }
     }
 
     /// Called when a granted slot's time has come, right before the request starts: it starts
-    /// only if no pause began since the grant and the previous request started at least an
-    /// interval ago; then it is recorded as sent.
-    pub fn confirm(&mut self, now: u64, interval_us: u64, grant: Grant) -> Confirm {
+    /// only if no pause began since the grant, the previous request started at least an
+    /// interval ago, and `hold` (given the sequence number the request would get) starts no
+    /// pause; then it is counted as started.
+    pub fn confirm(
+        &mut self,
+        now: u64,
+        interval_us: u64,
+        grant: Grant,
+        hold: impl FnOnce(u64) -> Option<u64>,
+    ) -> Confirm {
         self.forget_the_impossible(now);
         if self.paused_until_us > grant.at_us && self.paused_until_us > now {
             return Confirm::Forfeit;
         }
         let interval = interval_us.max(self.floor_us);
-        if self.last_sent_us <= now && self.last_sent_us + interval > now {
+        if self.last_sent_us > 0 && self.last_sent_us <= now && self.last_sent_us + interval > now {
             return Confirm::Wait(self.last_sent_us + interval);
+        }
+        if let Some(until) = hold(self.granted).filter(|&until| until > now) {
+            self.pause_until(now, until);
+            return Confirm::Forfeit;
         }
         self.last_sent_us = now;
         self.next_us = self.next_us.max(now + interval);
-        Confirm::Go
+        self.granted += 1;
+        Confirm::Go(self.granted - 1)
+    }
+
+    /// Merges a member's sighting of the window's opening (`length_us` long) with the
+    /// others': a sighting half a window later is a new window; one half a window earlier is
+    /// an old one; otherwise the earlier of the two is the tighter bound. Returns the result.
+    pub fn merge_opening(&mut self, seen: Option<u64>, length_us: u64) -> Option<u64> {
+        if let Some(seen) = seen {
+            let half = length_us / 2;
+            let known = self.opened_us;
+            if known == 0 || seen > known + half {
+                self.opened_us = seen;
+            } else if seen + half >= known {
+                self.opened_us = known.min(seen);
+            }
+        }
+        (self.opened_us > 0).then_some(self.opened_us)
     }
 
     /// Stops every member until `until` (extends, never shortens, a running pause).
@@ -181,7 +213,6 @@ mod tests {
             [a.at_us, b.at_us, a2.at_us],
             [1000 * MS, 1100 * MS, 1200 * MS]
         );
-        assert_eq!([a.seq, b.seq, a2.seq], [0, 1, 2]);
         assert_eq!((a.sharing, b.sharing, a2.sharing), (1, 2, 2));
         // Late callers are not owed the slots they missed: no burst after idling.
         let late = s.reserve(5000 * MS, 100 * MS, (1, 1), live);
@@ -194,17 +225,29 @@ mod tests {
         let a = s.reserve(1000 * MS, 100 * MS, (1, 1), live);
         let b = s.reserve(1000 * MS, 100 * MS, (2, 2), live);
         // a woke 30 ms late: b, on time, must wait until an interval after a really started.
-        assert_eq!(s.confirm(1030 * MS, 100 * MS, a), Confirm::Go);
-        assert_eq!(s.confirm(1100 * MS, 100 * MS, b), Confirm::Wait(1130 * MS));
-        assert_eq!(s.confirm(1130 * MS, 100 * MS, b), Confirm::Go);
+        let go = |_| None;
+        assert_eq!(s.confirm(1030 * MS, 100 * MS, a, go), Confirm::Go(0));
         assert_eq!(
-            s.reserve(1130 * MS, 100 * MS, (1, 1), live).at_us,
-            1230 * MS
+            s.confirm(1100 * MS, 100 * MS, b, go),
+            Confirm::Wait(1130 * MS)
         );
+        assert_eq!(s.confirm(1130 * MS, 100 * MS, b, go), Confirm::Go(1));
+        let next = s.reserve(1130 * MS, 100 * MS, (1, 1), live);
+        assert_eq!(next.at_us, 1230 * MS);
         // A pause that began after a grant takes its slot back.
-        let c = s.reserve(1130 * MS, 100 * MS, (1, 1), live);
         s.pause_until(1140 * MS, 5000 * MS);
-        assert_eq!(s.confirm(c.at_us, 100 * MS, c), Confirm::Forfeit);
+        assert_eq!(s.confirm(next.at_us, 100 * MS, next, go), Confirm::Forfeit);
+    }
+
+    #[test]
+    fn a_hold_pauses_everyone_and_numbers_only_what_starts() {
+        let mut s = Slots::default();
+        let a = s.reserve(0, 100 * MS, (1, 1), live);
+        let hold = |seq| (seq == 0).then_some(900 * MS);
+        assert_eq!(s.confirm(0, 100 * MS, a, hold), Confirm::Forfeit);
+        let a = s.reserve(0, 100 * MS, (1, 1), live);
+        assert_eq!(a.at_us, 900 * MS);
+        assert_eq!(s.confirm(900 * MS, 100 * MS, a, |_| None), Confirm::Go(0));
     }
 
     #[test]

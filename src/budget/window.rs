@@ -50,9 +50,15 @@ impl Window {
         {
             return; // an older request's answer came late: it says nothing newer
         }
+        // Without a new window, every request granted since the previous answer (by any
+        // process on the schedule) would have been counted: more left than that is a refill.
         let refilled = match self.remaining {
             None => true,
-            Some((prev, _)) => remaining > prev + (limit / 4).max(1),
+            Some((prev, prev_seq)) => {
+                // (Slots given up at a hold count as granted, hence at least 0.)
+                let expected = (i64::from(prev) - (seq - prev_seq) as i64).max(0);
+                i64::from(remaining) > expected + i64::from((limit / 10).max(2))
+            }
         };
         if let Some((_, first)) = self.held
             && seq >= first
@@ -94,10 +100,7 @@ impl Window {
         if u64::from(remaining) > since {
             return None;
         }
-        let length = self
-            .length_us
-            .unwrap_or(u64::from(self.limit?) * nominal_us);
-        let end = self.opened_us? + length;
+        let end = self.opened_us? + self.length(nominal_us)?;
         if end <= at_us {
             // The window has ended by then (after our hold, or another process's): go, and
             // let the answer tell whether it refilled.
@@ -117,6 +120,24 @@ impl Window {
         self.remaining.is_none() || self.irregular
     }
 
+    /// Takes the schedule's view of when the current window opened (the earliest of what
+    /// every process sharing it saw) and gives back its own for the others.
+    pub fn opening(&self) -> Option<u64> {
+        self.opened_us
+    }
+
+    pub fn adopt_opening(&mut self, opened_us: Option<u64>) {
+        if opened_us.is_some() {
+            self.opened_us = opened_us;
+        }
+    }
+
+    /// The window's length: proven by a `Retry-After`, else the limit at the nominal rate.
+    pub fn length(&self, nominal_us: u64) -> Option<u64> {
+        self.length_us
+            .or_else(|| Some(u64::from(self.limit?) * nominal_us))
+    }
+
     /// Whether the window turned out not to be a fixed one we can predict.
     pub fn irregular(&self) -> bool {
         self.irregular
@@ -133,9 +154,7 @@ impl Window {
 
     /// How far into the current window we are, and its length, once both are known.
     pub fn phase(&self, now_us: u64, nominal_us: u64) -> Option<(u64, u64)> {
-        let length = self
-            .length_us
-            .or_else(|| Some(u64::from(self.limit?) * nominal_us))?;
+        let length = self.length(nominal_us)?;
         let opened = self.opened_us?;
         (!self.irregular).then(|| (now_us.saturating_sub(opened) % length.max(1), length))
     }
@@ -199,6 +218,21 @@ mod tests {
         w.observe(21, 2_010 * MS, 5 * MS, h(20, 0));
         assert!(w.needs_margin());
         assert_eq!(w.hold(22, 2_100 * MS, STEP), None);
+    }
+
+    #[test]
+    fn a_refill_is_told_by_more_left_than_the_requests_since_allow() {
+        let mut w = Window::default();
+        w.observe(0, 0, 5 * MS, h(60, 30));
+        // 40 requests later (others' included) a window that had not refilled would say 0.
+        w.observe(40, 4_000 * MS, 5 * MS, h(60, 25));
+        assert_eq!(w.opening(), Some(4_005 * MS));
+        w.observe(41, 4_100 * MS, 5 * MS, h(60, 24));
+        assert_eq!(
+            w.opening(),
+            Some(4_005 * MS),
+            "one request, one less: same window"
+        );
     }
 
     #[test]
