@@ -42,11 +42,18 @@ pub fn announce(ui: &Ui, plan: &Plan) {
     if let Some(hint) = plan.mapping.consent_hint() {
         ui.info(&hint);
     }
-    if let Some(previous) = &plan.run_state.previous {
-        ui.info(&format!(
+    match &plan.run_state.previous {
+        // A finished run may have stopped at its --limit: the rows past it are still sent.
+        Some(previous) if previous.finished() => ui.info(&format!(
+            "resuming a finished run: its {} rows are reported as recorded and not sent again; \
+             only rows it did not reach (past an earlier --limit) are sent",
+            previous.settled()
+        )),
+        Some(previous) => ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
             previous.settled()
-        ));
+        )),
+        None => {}
     }
 }
 

@@ -132,7 +132,14 @@ fn limit_sends_only_the_first_rows_and_resume_finishes_the_file() {
         .args(["import", "--resume"])
         .arg(&input)
         .assert()
-        .success();
+        .success()
+        .stderr(predicates::str::contains(
+            "its 2 rows are reported as recorded and not sent again; only rows it did not \
+             reach (past an earlier --limit) are sent",
+        ))
+        .stderr(predicates::prelude::PredicateBooleanExt::not(
+            predicates::str::contains("nothing is sent again"),
+        ));
     assert_eq!(
         sb.stats().requests_total - before,
         1 + 2,
