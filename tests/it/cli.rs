@@ -213,3 +213,27 @@ fn a_sandbox_on_all_interfaces_gives_a_url_the_client_accepts() {
     );
     assert!(line.contains("on all interfaces: 0.0.0.0:"), "{line}");
 }
+
+/// The embedded sandbox is a new account on every run, so a state file cannot carry over; the
+/// refusal says how to try incremental exports instead.
+#[test]
+fn a_state_file_from_an_embedded_sandbox_explains_the_refusal() {
+    let env = Env::new();
+    let state = env.path("state.json");
+    let export = |out: &str| {
+        let mut c = wolfeo();
+        c.current_dir(env.dir.path())
+            .args(["export", "--sandbox", "--rate", "unlimited", "--state"])
+            .arg(&state)
+            .args(["-o", out]);
+        c
+    };
+    export("first.csv").assert().success();
+    export("second.csv")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("belongs to another account"))
+        .stderr(predicates::str::contains(
+            "--sandbox starts a new account on every run",
+        ));
+}
