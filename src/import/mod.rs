@@ -18,6 +18,7 @@ mod report;
 pub(crate) mod scan;
 pub mod send;
 mod setup;
+mod summary;
 pub mod tags;
 
 use std::path::PathBuf;
@@ -115,7 +116,7 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
-    let clock = report::Clock::start();
+    let clock = crate::summary::Clock::start();
     let (mut plan, input) = setup::plan(&args, &ui)?;
     let session = match args.dry_run {
         true => None,
@@ -140,7 +141,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
     let files = plan.open_files(args.dry_run)?;
-    let facts = report::announce(&ui, &plan);
+    report::announce(&ui, &plan);
     let ui_for_signal = Arc::clone(&ui);
     shutdown.listen_for_signals(move || {
         ui_for_signal.warn(&format!(
@@ -183,16 +184,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     .await;
     reporter.finish();
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
-    report::finish(
-        &ui,
-        &args,
-        &plan,
-        &facts,
-        &counts,
-        session.as_ref(),
-        clock,
-        ending,
-    )
+    report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)
 }
 
 #[cfg(test)]
