@@ -12,13 +12,14 @@ pub mod dedupe;
 mod dry;
 mod evidence;
 pub mod journal;
-mod outputs;
+pub(crate) mod outputs;
 mod pipeline;
 pub mod plan;
 mod report;
-mod scan;
+pub(crate) mod scan;
 pub mod send;
 mod setup;
+mod summary;
 pub mod tags;
 
 use std::path::PathBuf;
@@ -116,7 +117,7 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
-    let clock = report::Clock::start();
+    let clock = crate::summary::Clock::start();
     let (mut plan, input) = setup::plan(&args, &ui)?;
     let session = match args.dry_run {
         true => None,
@@ -141,7 +142,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
     let files = plan.open_files(args.dry_run)?;
-    let facts = report::announce(&ui, &plan);
+    report::announce(&ui, &plan);
     let ui_for_signal = Arc::clone(&ui);
     shutdown.listen_for_signals(move || {
         ui_for_signal.warn(&format!(
@@ -197,16 +198,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     };
     reporter.finish();
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
-    report::finish(
-        &ui,
-        &args,
-        &plan,
-        &facts,
-        &counts,
-        session.as_ref(),
-        clock,
-        ending,
-    )
+    report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)
 }
 
 #[cfg(test)]
