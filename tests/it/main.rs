@@ -19,3 +19,4 @@ mod roundtrip;
 mod sandbox;
 mod secrets;
 mod streams;
+mod verify;
