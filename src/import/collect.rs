@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
-use super::journal::Journal;
+use super::journal::Shared;
 use super::send::Refused;
 use crate::api::client::Client;
 use crate::csv_in::InputError;
@@ -128,7 +128,7 @@ impl Gate {
 pub struct Collector {
     results: ResultsWriter,
     rejects: RejectsWriter,
-    journal: Option<Journal>,
+    journal: Option<Shared>,
     counts: Arc<Counts>,
     next_row: u64,
     /// A write failed: nothing more is written (see [`Collector::accept`]).
@@ -144,7 +144,7 @@ impl Collector {
     pub fn new(
         results: ResultsWriter,
         rejects: RejectsWriter,
-        journal: Option<Journal>,
+        journal: Option<Shared>,
         counts: Arc<Counts>,
     ) -> Self {
         Collector {
@@ -249,7 +249,7 @@ impl Collector {
         replayed: bool,
         permit: OwnedSemaphorePermit,
     ) -> std::io::Result<()> {
-        if let Some(journal) = &mut self.journal
+        if let Some(journal) = &self.journal
             && !replayed
             && !matches!(outcome.kind, Kind::NotAttempted | Kind::WouldCreate)
         {
@@ -263,7 +263,7 @@ impl Collector {
             {
                 let changed = Outcome::duplicate_of_failed(first, code.as_deref());
                 self.counts.recount(outcome.kind, changed.kind);
-                if let Some(journal) = &mut self.journal {
+                if let Some(journal) = &self.journal {
                     journal.record(self.next_row, &changed)?;
                 }
                 outcome = changed;
@@ -285,7 +285,7 @@ impl Collector {
         if self.broken {
             return Ok(());
         }
-        if let Some(journal) = &mut self.journal {
+        if let Some(journal) = &self.journal {
             journal.flush()?;
         }
         self.results.flush()?;
@@ -293,7 +293,7 @@ impl Collector {
     }
 
     /// Flushes everything and hands the journal back for its end marker.
-    pub fn finish(mut self) -> std::io::Result<Option<Journal>> {
+    pub fn finish(mut self) -> std::io::Result<Option<Shared>> {
         self.flush()?;
         Ok(self.journal)
     }

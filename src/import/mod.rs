@@ -8,6 +8,7 @@
 //! where the session builds its pacer.
 
 mod collect;
+mod custom;
 pub mod dedupe;
 mod evidence;
 pub mod journal;
@@ -18,6 +19,7 @@ mod report;
 mod scan;
 pub mod send;
 mod setup;
+mod steps;
 pub mod tags;
 
 use std::path::PathBuf;
@@ -125,6 +127,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         .as_ref()
         .map_or_else(Shutdown::new, |s| Arc::clone(s.shutdown()));
     let client = session.as_ref().map(Session::client);
+    custom::prepare(client.map(|c| &**c), &mut plan, &ui).await?;
     let tags = match (client, plan.mapping.column(Field::Tags)) {
         (Some(client), Some(column)) => Some(
             tags::prepare(
@@ -140,6 +143,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
     let files = plan.open_files(args.dry_run)?;
+    let journal = files.journal.map(journal::Shared::new);
     let facts = report::announce(&ui, &plan);
     let ui_for_signal = Arc::clone(&ui);
     shutdown.listen_for_signals(move || {
@@ -154,6 +158,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let sender = client.map(|client| {
         Arc::new(RowSender {
             client: Arc::clone(client),
+            journal: journal.clone(),
+            shutdown: Arc::clone(&shutdown),
             on_exists: args.on_exists,
             allow_resubscribe: args.allow_resubscribe,
             run_started: plan.run_started,
@@ -168,12 +174,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             args.dry_run,
         ),
         input,
-        collector: Collector::new(
-            files.results,
-            files.rejects,
-            files.journal,
-            Arc::clone(&counts),
-        ),
+        collector: Collector::new(files.results, files.rejects, journal, Arc::clone(&counts)),
         sender,
         client: client.cloned(),
         shutdown: Arc::clone(&shutdown),

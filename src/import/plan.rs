@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::api::{Details, codes, messages};
 use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
 use crate::import::dedupe::{DupSet, Seen};
-use crate::import::journal::Previous;
+use crate::import::journal::{Previous, Progress};
+use crate::import::steps::StepValue;
 use crate::mapping::{self, Consent, Field, Mapping};
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
@@ -46,6 +48,10 @@ pub struct Payload {
     pub note: Option<String>,
     /// A previous run may already have sent this row: a 409 must be looked up, not trusted.
     pub maybe_sent_before: bool,
+    /// Non-empty custom values, checked locally, in column order: one request each.
+    pub values: Vec<StepValue>,
+    /// What earlier runs did for this row (its contact, the values they set).
+    pub progress: Option<Progress>,
 }
 
 /// Fields copied as strings, in payload order.
@@ -59,6 +65,9 @@ const BOOL_FIELDS: [(Field, &str); 2] = [
     (Field::EmailMarketing, "email_marketing"),
     (Field::Gdpr, "gdpr"),
 ];
+
+/// What a row's `_message` says about how it was read, if anything.
+type Note = Option<String>;
 
 /// Tag names (lower-case) to ids, for a `tags` column of names.
 pub type TagIndex = HashMap<String, u64>;
@@ -112,15 +121,23 @@ impl Planner {
         }
         let (payload, note) = match self.payload(&record.fields) {
             Ok(p) => p,
-            Err(outcome) => return Work::Done(outcome),
+            Err(outcome) => return Work::Done(*outcome),
         };
+        let values = self.custom_values(&record.fields);
         if let Err(rejection) = validate::check_contact(&payload, Mode::Create) {
             let error = rejection.to_api_error();
             let mut outcome = Outcome::new(Kind::Invalid).with_message(error.message);
             outcome.error_code = Some(error.code);
             outcome.details = error.details;
+            if let (Err(more), Some(details)) = (&values, outcome.details.as_mut()) {
+                details.extend(more.clone());
+            }
             return Work::Done(outcome.with_note(note));
         }
+        let values = match values {
+            Ok(values) => values,
+            Err(details) => return Work::Done(custom_invalid(details).with_note(note)),
+        };
         let email = payload
             .get("email")
             .and_then(Value::as_str)
@@ -152,6 +169,7 @@ impl Planner {
         {
             return Work::Settled(settled);
         }
+        let progress = self.previous.as_mut().and_then(|p| p.take_progress(row));
         if self.dry_run {
             return Work::Done(Outcome::new(Kind::WouldCreate).with_note(note));
         }
@@ -164,14 +182,51 @@ impl Planner {
             email: email.to_string(),
             note,
             maybe_sent_before: self.previous.as_ref().is_some_and(|p| p.maybe_sent(row)),
+            values,
+            progress,
         })
+    }
+
+    /// The row's custom values, each checked as the server checks it (at most 1000
+    /// characters; a `select` value among the field's options), so that no contact is created
+    /// and then left half-filled by a value the server was always going to refuse.
+    fn custom_values(&self, cells: &[String]) -> Result<Vec<StepValue>, Details> {
+        let mut values = Vec::new();
+        let mut refused = Details::new();
+        for (column, value) in self.mapping.custom_values(cells) {
+            let field = &column.field;
+            match field.allows(value) {
+                Ok(()) => values.push(StepValue {
+                    field_id: field.id,
+                    name: field.name.clone(),
+                    value: value.to_string(),
+                }),
+                Err(message) => {
+                    let shown = sanitize_for_message(value, 60);
+                    let why = match field.is_select() {
+                        true => format!(
+                            "{message} (\"{shown}\"; options: {})",
+                            field.options().join(", ")
+                        ),
+                        false => message,
+                    };
+                    refused.entry(field.name.clone()).or_default().push(why);
+                }
+            }
+        }
+        if refused.is_empty() {
+            Ok(values)
+        } else {
+            Err(refused)
+        }
     }
 
     /// The JSON body exactly as it will be sent, and what the row's `_message` should say
     /// about how it was read: cells trimmed, empty cells left out, recognised yes/no spellings
     /// turned into JSON booleans (opt-out columns winning), everything else as written (no
     /// numeric casting).
-    fn payload(&self, cells: &[String]) -> Result<(Map<String, Value>, Option<String>), Outcome> {
+    /// A row refused here (an unknown tag name) is the `Err`, boxed: it is the rare case.
+    fn payload(&self, cells: &[String]) -> Result<(Map<String, Value>, Note), Box<Outcome>> {
         let mut map = Map::new();
         let mut notes = Vec::new();
         if let Some(email) = self.mapping.text(Field::Email, cells) {
@@ -209,7 +264,7 @@ impl Planner {
     }
 
     /// A `tags` cell of names (see [`split_tag_names`]), resolved with `GET /v1/tags`.
-    fn resolve_tags(&self, names: &str) -> Result<String, Outcome> {
+    fn resolve_tags(&self, names: &str) -> Result<String, Box<Outcome>> {
         let Some(index) = &self.tags else {
             return Ok(String::new());
         };
@@ -223,12 +278,23 @@ impl Planner {
                         sanitize_for_message(&name, 80)
                     ));
                     outcome.error_code = Some(crate::api::codes::NOT_FOUND.into());
-                    return Err(outcome);
+                    return Err(Box::new(outcome));
                 }
             }
         }
         Ok(ids.join(","))
     }
+}
+
+/// A row whose custom values the server would refuse: `invalid`, nothing sent.
+fn custom_invalid(details: Details) -> Outcome {
+    let mut outcome = Outcome::new(Kind::Invalid).with_message(format!(
+        "{} (custom field values checked locally; nothing was sent)",
+        messages::VALIDATION
+    ));
+    outcome.error_code = Some(codes::VALIDATION_ERROR.into());
+    outcome.details = Some(details);
+    outcome
 }
 
 /// Rows travel to the async side in batches: one channel hand-off (and one wake-up) per

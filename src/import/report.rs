@@ -34,6 +34,8 @@ pub struct Facts {
     dialect: String,
     unmapped: Vec<String>,
     consent: String,
+    /// The columns bound to custom fields (`super::custom::in_use`), or empty.
+    custom: String,
 }
 
 /// One line before the first row: input, dialect, mapping, and what a resume skips.
@@ -58,6 +60,10 @@ pub fn announce(ui: &Ui, plan: &Plan) -> Facts {
     ));
     let consent = plan.mapping.consent_line(&plan.headers);
     ui.info(&consent);
+    let custom = super::custom::in_use(plan);
+    if !custom.is_empty() {
+        ui.info(&format!("custom fields: {custom}"));
+    }
     if let Some(previous) = &plan.run_state.previous {
         ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
@@ -68,6 +74,7 @@ pub fn announce(ui: &Ui, plan: &Plan) -> Facts {
         dialect,
         unmapped,
         consent,
+        custom,
     }
 }
 
@@ -121,12 +128,10 @@ impl Ending {
         };
         let sent = session.is_some_and(Session::sent);
         let fatal = fatal.map(|f| f.once_sent(sent));
-        let ended = collector
-            .finish()
-            .and_then(|mut journal| match journal.as_mut() {
-                Some(j) => j.end(state),
-                None => Ok(()),
-            });
+        let ended = collector.finish().and_then(|journal| match journal {
+            Some(j) => j.end(state),
+            None => Ok(()),
+        });
         ended.map_err(|e| io_fatal(plan.journal_path(), e).once_sent(sent))?;
         Ok(Ending { state, fatal })
     }
@@ -135,7 +140,13 @@ impl Ending {
         match (&self.fatal, self.state) {
             (Some(f), _) => f.exit(),
             (None, EndState::Interrupted) => Exit::Interrupted,
-            _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
+            _ if counts.get(Kind::Invalid)
+                + counts.get(Kind::Failed)
+                + counts.get(Kind::Partial)
+                > 0 =>
+            {
+                Exit::RowsFailed
+            }
             _ => Exit::Ok,
         }
     }
@@ -187,6 +198,7 @@ pub fn finish(
         mapping: plan.header.option("--map").to_string(),
         unmapped_columns: facts.unmapped.clone(),
         consent: facts.consent.clone(),
+        custom_fields: facts.custom.clone(),
         eta_seconds_at_rate: eta,
         exit_code: exit.code(),
     };
@@ -227,6 +239,9 @@ pub struct ImportSummary<'a> {
     /// Which columns feed `email_marketing` and `gdpr`, or that the server's default applies.
     pub consent: String,
     pub unmapped_columns: Vec<String>,
+    /// Columns that feed custom fields: `"Company Name" -> Company (#1)`; empty for none.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub custom_fields: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_seconds_at_rate: Option<f64>,
     pub exit_code: i32,
@@ -281,14 +296,18 @@ pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate)
         );
     }
     t.row("results", s.results.clone());
-    if s.outcomes.get("invalid").copied().unwrap_or(0)
-        + s.outcomes.get("failed").copied().unwrap_or(0)
-        > 0
+    let rejected = ["invalid", "failed", "partial"];
+    if rejected
+        .iter()
+        .any(|k| s.outcomes.get(k).copied().unwrap_or(0) > 0)
     {
         t.row("rejects", s.rejects.clone());
     }
     if !s.unmapped_columns.is_empty() {
         t.row("unmapped", s.unmapped_columns.join(", "));
+    }
+    if !s.custom_fields.is_empty() {
+        t.row("custom fields", s.custom_fields.clone());
     }
     t.row("dialect", s.dialect.clone());
     t.row(
