@@ -32,7 +32,7 @@ pub const MAX_COLUMNS: usize = 65_536;
 mod errors;
 mod source;
 pub use errors::{InputError, Record, RecordProblem};
-use source::utf16_without_bom;
+use source::decode;
 pub use source::{DelimiterSource, Dialect, Encoding, Options, Source, is_utf16};
 
 pub struct CsvInput {
@@ -176,58 +176,7 @@ impl CsvInput {
         if let Some((what, hint)) = binary_kind(head) {
             return Err(InputError::NotText { name, what, hint });
         }
-        let utf8_bom = head.starts_with(b"\xEF\xBB\xBF");
-        let (reader, encoding, bom): (Box<dyn Read + Send>, &'static str, bool) =
-            match opts.encoding {
-                // A UTF-16 file says so (BOM) or shows it (NULs): no flag needed.
-                None if is_utf16(head) => {
-                    let (chosen, bom) = match utf16_without_bom(head) {
-                        Some(e) => (e, false),
-                        None if head.starts_with(b"\xFE\xFF") => (encoding_rs::UTF_16BE, true),
-                        None => (encoding_rs::UTF_16LE, true),
-                    };
-                    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                        .encoding(Some(chosen))
-                        .bom_override(true)
-                        .strip_bom(true)
-                        .build(io::Cursor::new(head.to_vec()).chain(raw));
-                    (Box::new(decoder), chosen.name(), bom)
-                }
-                None | Some(Encoding::Utf8) => {
-                    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-                        return Err(InputError::Utf16Bom { name });
-                    }
-                    let rest = head[if utf8_bom { 3 } else { 0 }..].to_vec();
-                    (
-                        Box::new(io::Cursor::new(rest).chain(raw)),
-                        "UTF-8",
-                        utf8_bom,
-                    )
-                }
-                Some(enc) => {
-                    let chosen = match enc {
-                        Encoding::Utf16 => encoding_rs::UTF_16LE,
-                        Encoding::Other(e) => e,
-                        _ => encoding_rs::WINDOWS_1252,
-                    };
-                    // The decoder lets a BOM override the chosen encoding; mirror that in the label.
-                    let (label, bom) = if utf8_bom {
-                        (encoding_rs::UTF_8, true)
-                    } else if head.starts_with(b"\xFF\xFE") {
-                        (encoding_rs::UTF_16LE, true)
-                    } else if head.starts_with(b"\xFE\xFF") {
-                        (encoding_rs::UTF_16BE, true)
-                    } else {
-                        (chosen, false)
-                    };
-                    let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                        .encoding(Some(chosen))
-                        .bom_override(true)
-                        .strip_bom(true)
-                        .build(io::Cursor::new(head.to_vec()).chain(raw));
-                    (Box::new(decoder), label.name(), bom)
-                }
-            };
+        let (reader, encoding, bom) = decode(&name, head, raw, opts.encoding)?;
         let mut this = CsvInput {
             name,
             reader,
@@ -269,9 +218,18 @@ impl CsvInput {
         this.dialect.delimiter_source = source;
         this.core = ReaderBuilder::new().delimiter(delimiter).build();
 
+        this.read_header()?;
+        Ok(this)
+    }
+
+    /// Reads the header row into `headers`: a damaged or absurdly wide header is fatal, since
+    /// every row is read against it. Also notes whether the file ends its lines with CR LF.
+    fn read_header(&mut self) -> Result<(), InputError> {
         let mut header = Record::default();
-        if !this.read_into(&mut header, None, None)? {
-            return Err(InputError::Empty { name: this.name });
+        if !self.read_into(&mut header, None, None)? {
+            return Err(InputError::Empty {
+                name: self.name.clone(),
+            });
         }
         if let Some(p) = header.problem {
             let detail = match p {
@@ -286,22 +244,22 @@ impl CsvInput {
                 other => other.message(&[]),
             };
             return Err(InputError::BadHeader {
-                name: this.name,
+                name: self.name.clone(),
                 line: header.line,
                 detail,
             });
         }
         if header.fields.len() >= MAX_COLUMNS {
             return Err(InputError::BadHeader {
-                name: this.name,
+                name: self.name.clone(),
                 line: header.line,
                 detail: format!("it has {MAX_COLUMNS} columns or more"),
             });
         }
-        this.dialect.crlf = this.pos > 0 && this.buf[this.pos - 1] == b'\r'
-            || this.buf[..this.pos].ends_with(b"\r\n");
-        this.headers = header.fields;
-        Ok(this)
+        self.dialect.crlf = self.pos > 0 && self.buf[self.pos - 1] == b'\r'
+            || self.buf[..self.pos].ends_with(b"\r\n");
+        self.headers = header.fields;
+        Ok(())
     }
 
     /// Buffers the sample that delimiter detection looks at; the sample is then parsed from
@@ -374,19 +332,8 @@ impl CsvInput {
         if self.failed {
             return Ok(false);
         }
-        // Skip blank lines here (csv_core would skip them the same way) so
-        // that `line` is the line of the record's first byte.
-        loop {
-            if self.pos == self.end && !self.fill()? {
-                return Ok(false);
-            }
-            match self.buf[self.pos] {
-                b @ (b'\r' | b'\n') => {
-                    count_lines(&[b], &mut self.lines, &mut self.prev_cr);
-                    self.pos += 1;
-                }
-                _ => break,
-            }
+        if !self.skip_blank_lines()? {
+            return Ok(false);
         }
         rec.line = self.lines + 1;
 
@@ -439,29 +386,7 @@ impl CsvInput {
                         let cell = if skipping_field {
                             ""
                         } else {
-                            match std::str::from_utf8(&self.out[..flen]) {
-                                // A decoder turns what is no character (a lone UTF-16
-                                // surrogate) into U+FFFD: refuse it as bad UTF-8 is refused.
-                                Ok(s) if self.decoded && s.contains('\u{FFFD}') => {
-                                    return Err(InputError::Malformed {
-                                        name: self.name.clone(),
-                                        record: number,
-                                        line: rec.line,
-                                        column: found + 1,
-                                        encoding: self.dialect.encoding,
-                                    });
-                                }
-                                Ok(s) => s,
-                                Err(e) => {
-                                    return Err(InputError::InvalidUtf8 {
-                                        name: self.name.clone(),
-                                        record: number,
-                                        line: rec.line,
-                                        column: found + 1,
-                                        byte: self.out[e.valid_up_to()],
-                                    });
-                                }
-                            }
+                            self.cell_text(flen, number, rec.line, found + 1)?
                         };
                         match rec.fields.get_mut(stored) {
                             Some(f) => {
@@ -497,17 +422,68 @@ impl CsvInput {
                 limit: self.max_field,
             })
         } else {
-            match expected {
-                // Spreadsheets drop empty trailing cells: the row is complete, pad it.
-                Some(e) if found < e => {
-                    rec.fields.resize(e, String::new());
-                    None
-                }
-                Some(e) if e != found => Some(RecordProblem::FieldCount { expected: e, found }),
-                _ => None,
-            }
+            width_problem(rec, expected, found)
         };
         Ok(found > 0)
+    }
+
+    /// Skips blank lines (csv_core would skip them the same way) so that a record's `line` is
+    /// the line of its first byte. Ok(false) at end of input.
+    fn skip_blank_lines(&mut self) -> Result<bool, InputError> {
+        loop {
+            if self.pos == self.end && !self.fill()? {
+                return Ok(false);
+            }
+            match self.buf[self.pos] {
+                b @ (b'\r' | b'\n') => {
+                    count_lines(&[b], &mut self.lines, &mut self.prev_cr);
+                    self.pos += 1;
+                }
+                _ => return Ok(true),
+            }
+        }
+    }
+
+    /// The first `len` bytes of the cell buffer as text. Bytes that are no UTF-8, or that a
+    /// decoder turned into U+FFFD (a lone UTF-16 surrogate), are fatal: a replaced character
+    /// would silently alter an email address. `column` is 1-based.
+    fn cell_text(
+        &self,
+        len: usize,
+        record: Option<u64>,
+        line: u64,
+        column: usize,
+    ) -> Result<&str, InputError> {
+        match std::str::from_utf8(&self.out[..len]) {
+            Ok(s) if self.decoded && s.contains('\u{FFFD}') => Err(InputError::Malformed {
+                name: self.name.clone(),
+                record,
+                line,
+                column,
+                encoding: self.dialect.encoding,
+            }),
+            Ok(s) => Ok(s),
+            Err(e) => Err(InputError::InvalidUtf8 {
+                name: self.name.clone(),
+                record,
+                line,
+                column,
+                byte: self.out[e.valid_up_to()],
+            }),
+        }
+    }
+}
+
+/// A row narrower than the header is complete (spreadsheets drop empty trailing cells), so it
+/// is padded; a wider one is damaged. `expected` is None for the header itself.
+fn width_problem(rec: &mut Record, expected: Option<usize>, found: usize) -> Option<RecordProblem> {
+    match expected {
+        Some(e) if found < e => {
+            rec.fields.resize(e, String::new());
+            None
+        }
+        Some(e) if e != found => Some(RecordProblem::FieldCount { expected: e, found }),
+        _ => None,
     }
 }
 

@@ -20,3 +20,4 @@ mod roundtrip;
 mod sandbox;
 mod secrets;
 mod streams;
+mod verify;
