@@ -42,12 +42,20 @@ pub fn announce(ui: &Ui, plan: &Plan) {
     if let Some(hint) = plan.mapping.consent_hint() {
         ui.info(&hint);
     }
+    let custom = super::custom::in_use(plan);
+    if !custom.is_empty() {
+        ui.info(&format!("custom fields: {custom}"));
+    }
     match &plan.run_state.previous {
         // A finished run may have stopped at its --limit: the rows past it are still sent.
         Some(previous) if previous.finished() => ui.info(&format!(
-            "resuming a finished run: its {} rows are reported as recorded and not sent again; \
-             only rows it did not reach (past an earlier --limit) are sent",
-            previous.settled()
+            "resuming a finished run: its {} rows are reported as recorded and not sent \
+             again{}; only rows it did not reach (past an earlier --limit) are sent",
+            previous.settled(),
+            match previous.partial() {
+                0 => String::new(),
+                n => format!(" ({n} partial rows get their missing custom values)"),
+            }
         )),
         Some(previous) => ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
@@ -107,12 +115,10 @@ impl Ending {
         };
         let sent = session.is_some_and(Session::sent);
         let fatal = fatal.map(|f| f.once_sent(sent));
-        let ended = collector
-            .finish()
-            .and_then(|mut journal| match journal.as_mut() {
-                Some(j) => j.end(state),
-                None => Ok(()),
-            });
+        let ended = collector.finish().and_then(|journal| match journal {
+            Some(j) => j.end(state),
+            None => Ok(()),
+        });
         ended.map_err(|e| io_fatal(plan.journal_path(), e).once_sent(sent))?;
         Ok(Ending { state, fatal })
     }
@@ -121,7 +127,13 @@ impl Ending {
         match (&self.fatal, self.state) {
             (Some(f), _) => f.exit(),
             (None, EndState::Interrupted) => Exit::Interrupted,
-            _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
+            _ if counts.get(Kind::Invalid)
+                + counts.get(Kind::Failed)
+                + counts.get(Kind::Partial)
+                > 0 =>
+            {
+                Exit::RowsFailed
+            }
             _ => Exit::Ok,
         }
     }
