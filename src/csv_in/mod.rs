@@ -11,6 +11,9 @@
 //! whole-file problems are an [`InputError`]; no input makes it panic.
 //! Parsing is `csv_core`'s RFC 4180 dialect (the `csv` crate's defaults),
 //! driven field by field so over-long cells are skipped, not buffered.
+//! A spreadsheet file (`.xlsx`, `.xls`, `.ods`, told by its first bytes) is read by
+//! [`sheet`] instead and handed over as the same records, so callers never
+//! know the difference beyond [`CsvInput::dialect`] (which names the sheet).
 
 use std::fmt;
 use std::io::{self, Read};
@@ -30,10 +33,11 @@ const SAMPLE_ROWS: usize = 20;
 pub const MAX_COLUMNS: usize = 65_536;
 
 mod errors;
+mod sheet;
 mod source;
 pub use errors::{InputError, Record, RecordProblem};
 use source::decode;
-pub use source::{DelimiterSource, Dialect, Encoding, Options, Source, is_utf16};
+pub use source::{DelimiterSource, Dialect, Encoding, Options, Sheet, Source, is_utf16};
 
 pub struct CsvInput {
     name: String,
@@ -58,6 +62,10 @@ pub struct CsvInput {
     prev_cr: bool,
     records: u64,
     limit: Option<u64>,
+    /// Set for a spreadsheet: records come from its sheet, and the CSV state above is idle.
+    sheet: Option<Box<sheet::SheetInput>>,
+    /// A spreadsheet knows its record count up front.
+    exact_records: Option<u64>,
 }
 
 impl fmt::Debug for CsvInput {
@@ -77,9 +85,20 @@ impl CsvInput {
         let name = source.display_name();
         match source {
             Source::Path(p) => match std::fs::File::open(p) {
-                Ok(f) => {
+                Ok(mut f) => {
                     // A FIFO, `<(...)` or a device delivers rows as they come, like stdin.
                     let stream = !f.metadata().is_ok_and(|m| m.is_file());
+                    if !stream {
+                        let format =
+                            sheet::format_of(p, &mut f).map_err(|error| InputError::Read {
+                                name: name.clone(),
+                                line: 1,
+                                error,
+                            })?;
+                        if let Some(format) = format {
+                            return Self::from_sheet(name, p, format, opts);
+                        }
+                    }
                     Self::build(name, Box::new(f), opts, BUF_SIZE, stream)
                 }
                 Err(error) => Err(InputError::Open { name, error }),
@@ -121,6 +140,11 @@ impl CsvInput {
         &self.name
     }
 
+    /// How many records there are, when known before reading them (a spreadsheet).
+    pub fn exact_records(&self) -> Option<u64> {
+        self.exact_records
+    }
+
     /// Reads the next record into `rec` (reusing its allocations). Ok(false)
     /// at end of file. After an `Err`, every later call returns Ok(false).
     pub fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
@@ -131,7 +155,11 @@ impl CsvInput {
             rec.problem = None;
             return Ok(false);
         }
-        match self.read_into(rec, Some(expected), Some(number)) {
+        let read = match self.sheet.as_deref_mut() {
+            Some(sheet) => Ok(sheet.read(rec)),
+            None => self.read_into(rec, Some(expected), Some(number)),
+        };
+        match read {
             Ok(true) => {
                 self.records = number;
                 rec.number = number;
@@ -149,6 +177,64 @@ impl CsvInput {
         }
     }
 
+    /// A reader before its first byte: the header is read by the caller.
+    fn new(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        buf_size: usize,
+        opts: &Options,
+        dialect: Dialect,
+    ) -> CsvInput {
+        CsvInput {
+            name,
+            reader,
+            buf: vec![0; buf_size.max(1)],
+            pos: 0,
+            end: 0,
+            eof: false,
+            failed: false,
+            decoded: false,
+            core: CoreReader::new(),
+            out: vec![0; opts.max_field_bytes.saturating_add(1).min(256)],
+            headers: Vec::new(),
+            dialect,
+            max_field: opts.max_field_bytes,
+            max_record: opts.max_record_bytes,
+            lines: 0,
+            prev_cr: false,
+            records: 0,
+            limit: opts.limit,
+            sheet: None,
+            exact_records: None,
+        }
+    }
+
+    /// A spreadsheet's sheet as records. Files written back for the user (rejects) are CSV
+    /// in the dialect Excel opens without asking: UTF-8 with a BOM, commas, CR LF.
+    fn from_sheet(
+        name: String,
+        path: &std::path::Path,
+        format: sheet::Format,
+        opts: &Options,
+    ) -> Result<CsvInput, InputError> {
+        let opened = sheet::open(&name, path, format, opts)?;
+        let dialect = Dialect {
+            delimiter: b',',
+            delimiter_source: DelimiterSource::Default,
+            encoding: "UTF-8",
+            bom: true,
+            crlf: true,
+            sheet: Some(opened.sheet),
+        };
+        let mut this = CsvInput::new(name, Box::new(io::empty()), 0, opts, dialect);
+        this.eof = true;
+        this.lines = opened.header_line;
+        this.headers = opened.headers;
+        this.sheet = Some(Box::new(opened.rows));
+        this.exact_records = Some(opened.records);
+        Ok(this)
+    }
+
     fn build(
         name: String,
         mut raw: Box<dyn Read + Send>,
@@ -164,6 +250,13 @@ impl CsvInput {
                 delimiter: d as char,
             });
         }
+        if opts.sheet.is_some() {
+            return Err(InputError::NotApplicable {
+                name,
+                flag: "--sheet",
+                what: "a CSV file (it has one table; --sheet picks a spreadsheet's sheet)",
+            });
+        }
         // BOMs and binary signatures are facts about raw bytes, so look
         // before any decoder touches them, then put the bytes back in front.
         let mut head = [0u8; 4];
@@ -177,37 +270,25 @@ impl CsvInput {
             return Err(InputError::NotText { name, what, hint });
         }
         let (reader, encoding, bom) = decode(&name, head, raw, opts.encoding)?;
-        let mut this = CsvInput {
-            name,
-            reader,
-            buf: vec![0; buf_size.max(1)],
-            pos: 0,
-            end: 0,
-            eof: false,
-            failed: false,
-            decoded: encoding != "UTF-8" || opts.encoding.is_some_and(|e| e != Encoding::Utf8),
-            core: CoreReader::new(),
-            out: vec![0; opts.max_field_bytes.saturating_add(1).min(256)],
-            headers: Vec::new(),
-            dialect: Dialect {
-                delimiter: b',',
-                delimiter_source: DelimiterSource::Default,
-                encoding,
-                bom,
-                crlf: false,
-            },
-            max_field: opts.max_field_bytes,
-            max_record: opts.max_record_bytes,
-            lines: 0,
-            prev_cr: false,
-            records: 0,
-            limit: opts.limit,
+        let dialect = Dialect {
+            delimiter: b',',
+            delimiter_source: DelimiterSource::Default,
+            encoding,
+            bom,
+            crlf: false,
+            sheet: None,
         };
+        let mut this = CsvInput::new(name, reader, buf_size, opts, dialect);
+        this.decoded = encoding != "UTF-8" || opts.encoding.is_some_and(|e| e != Encoding::Utf8);
         this.fill_sample(opts.delimiter.is_some(), stream)?;
         let sep = parse_sep_line(&this.buf[..this.end], this.eof);
         if let Some((_, used)) = sep {
             count_lines(&this.buf[..used], &mut this.lines, &mut this.prev_cr);
             this.pos = used;
+        }
+        if opts.skip_lines > 0 {
+            this.skip_lines(opts.skip_lines)?;
+            this.fill_sample(opts.delimiter.is_some(), stream)?;
         }
         let (delimiter, source) = match (opts.delimiter, sep) {
             (Some(d), _) => (d, DelimiterSource::Flag),
@@ -291,6 +372,36 @@ impl CsvInput {
                 break;
             }
         }
+        Ok(())
+    }
+
+    /// Skips `n` physical lines (`--skip-lines`: title lines above the header), then moves
+    /// what is left of the buffer to its front so the delimiter sample can be topped up.
+    /// Lines end as csv_core ends them (CR, LF or CR LF); quotes mean nothing in a title.
+    fn skip_lines(&mut self, mut n: u64) -> Result<(), InputError> {
+        while n > 0 {
+            if self.pos == self.end && !self.fill()? {
+                break; // no header after the title lines: reported as an empty file
+            }
+            let rest = &self.buf[self.pos..self.end];
+            let Some(i) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else {
+                count_lines(rest, &mut self.lines, &mut self.prev_cr);
+                self.pos = self.end;
+                continue;
+            };
+            // The LF of a CR LF split across two reads ends no new line.
+            let second_half = i == 0 && rest[0] == b'\n' && self.prev_cr;
+            count_lines(&rest[..=i], &mut self.lines, &mut self.prev_cr);
+            self.pos += i + 1;
+            n -= u64::from(!second_half);
+        }
+        if self.pos < self.end && self.buf[self.pos] == b'\n' && self.prev_cr {
+            count_lines(b"\n", &mut self.lines, &mut self.prev_cr);
+            self.pos += 1;
+        }
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
+use crate::csv_in::{self, CsvInput, Record, RecordProblem, sanitize_for_message};
 use crate::import::dedupe::{DupSet, Seen};
 use crate::import::journal::Previous;
 use crate::mapping::{self, Consent, Field, Mapping};
@@ -94,7 +94,7 @@ impl Planner {
     /// `stopping`: the run is winding down; rows not settled yet are not attempted.
     pub fn plan(&mut self, record: &Record, stopping: bool) -> Work {
         let row = record.number;
-        if let Some(problem) = &record.problem {
+        if let Some(problem) = record.problem.filter(|p| self.matters(p)) {
             let mut message = problem.message(&self.headers);
             if record.fields.len() > self.headers.len() {
                 let extra: Vec<&str> = record.fields[self.headers.len()..]
@@ -107,7 +107,7 @@ impl Planner {
                 ));
             }
             let mut outcome = Outcome::new(Kind::Invalid).with_message(message);
-            outcome.error_code = Some("MALFORMED_ROW".into());
+            outcome.error_code = Some(problem.code().into());
             return Work::Done(outcome);
         }
         let (payload, note) = match self.payload(&record.fields) {
@@ -165,6 +165,17 @@ impl Planner {
             note,
             maybe_sent_before: self.previous.as_ref().is_some_and(|p| p.maybe_sent(row)),
         })
+    }
+
+    /// Whether a reading problem stops the row: a spreadsheet error (`#N/A`) in a column that
+    /// is not sent loses nothing, so the row goes on.
+    fn matters(&self, problem: &RecordProblem) -> bool {
+        match *problem {
+            RecordProblem::CellError { column, .. } => {
+                self.mapping.unmapped().binary_search(&column).is_err()
+            }
+            _ => true,
+        }
     }
 
     /// The JSON body exactly as it will be sent, and what the row's `_message` should say

@@ -67,13 +67,17 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         delimiter: args.delimiter,
         encoding: args.encoding,
         limit: args.limit,
+        skip_lines: args.skip_lines,
+        sheet: args.sheet.clone(),
         ..csv_in::Options::default()
     };
+    let input = CsvInput::open(&source, &options)?;
     let scan = match &source {
-        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
+        Source::Path(path) if !source.is_stream() => {
+            Some(scan::scan(path, &options, input.exact_records())?)
+        }
         _ => None,
     };
-    let input = CsvInput::open(&source, &options)?;
     let headers = input.headers().to_vec();
     let mapping = Mapping::resolve(&headers, &args.map)
         .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;

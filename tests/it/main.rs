@@ -18,4 +18,5 @@ mod resilience;
 mod roundtrip;
 mod sandbox;
 mod secrets;
+mod sheets;
 mod streams;
