@@ -1,6 +1,7 @@
 //! Conformance (csv-spectrum, rust-csv-core, CSVW), hostile-input and property tests.
 
 use super::*;
+use csv_core::ReaderBuilder;
 use proptest::prelude::*;
 use std::io::Write;
 use std::path::PathBuf;

@@ -9,15 +9,17 @@
 
 mod collect;
 pub mod dedupe;
+mod dry;
 mod evidence;
 pub mod journal;
-mod outputs;
+pub(crate) mod outputs;
 mod pipeline;
 pub mod plan;
 mod report;
-mod scan;
+pub(crate) mod scan;
 pub mod send;
 mod setup;
+mod summary;
 pub mod tags;
 
 use std::path::PathBuf;
@@ -125,7 +127,7 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
-    let clock = report::Clock::start();
+    let clock = crate::summary::Clock::start();
     let (mut plan, input) = setup::plan(&args, &ui)?;
     let session = match args.dry_run {
         true => None,
@@ -150,7 +152,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
     let files = plan.open_files(args.dry_run)?;
-    let facts = report::announce(&ui, &plan);
+    report::announce(&ui, &plan);
     let ui_for_signal = Arc::clone(&ui);
     shutdown.listen_for_signals(move || {
         ui_for_signal.warn(&format!(
@@ -169,40 +171,44 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             run_started: plan.run_started,
         })
     });
-    let (stop, collector) = Pipeline {
-        planner: Planner::new(
-            plan.mapping.clone(),
-            plan.headers.clone(),
-            tags,
-            plan.run_state.previous.take(),
-            args.dry_run,
-        ),
-        input,
-        collector: Collector::new(
-            files.results,
-            files.rejects,
-            files.journal,
-            Arc::clone(&counts),
-        ),
-        sender,
-        client: client.cloned(),
-        shutdown: Arc::clone(&shutdown),
-        concurrency: usize::from(args.connection.concurrency),
-    }
-    .run()
-    .await;
+    let planner = Planner::new(
+        plan.mapping.clone(),
+        plan.headers.clone(),
+        tags,
+        plan.run_state.previous.take(),
+        args.dry_run,
+    );
+    let collector = Collector::new(
+        files.results,
+        files.rejects,
+        files.journal,
+        Arc::clone(&counts),
+    );
+    let (stop, collector) = match sender {
+        // Nothing to send: one thread, no async plumbing per row (see `dry`).
+        None => {
+            let shutdown = Arc::clone(&shutdown);
+            tokio::task::spawn_blocking(move || dry::run(input, planner, collector, &shutdown))
+                .await
+                .map_err(|e| Fatal::usage(format!("the dry run stopped: {e}")))?
+        }
+        sender => {
+            Pipeline {
+                planner,
+                input,
+                collector,
+                sender,
+                client: client.cloned(),
+                shutdown: Arc::clone(&shutdown),
+                concurrency: usize::from(args.connection.concurrency),
+            }
+            .run()
+            .await
+        }
+    };
     reporter.finish();
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
-    report::finish(
-        &ui,
-        &args,
-        &plan,
-        &facts,
-        &counts,
-        session.as_ref(),
-        clock,
-        ending,
-    )
+    report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)
 }
 
 #[cfg(test)]

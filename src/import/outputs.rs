@@ -216,7 +216,7 @@ fn at(path: &Path, e: std::io::Error) -> Fatal {
 
 /// `<input stem>.<suffix>.csv`, beside `beside` when given, else beside the input (standard
 /// input: the current folder).
-fn default_path(input: &Source, beside: Option<&Path>, suffix: &str) -> PathBuf {
+pub(crate) fn default_path(input: &Source, beside: Option<&Path>, suffix: &str) -> PathBuf {
     let stem = match input {
         Source::Path(p) => p
             .file_stem()

@@ -18,9 +18,10 @@ pub struct Scan {
     pub records_estimate: u64,
 }
 
-/// `records`: the exact count when the reader knows it (a spreadsheet, whose bytes are no text
-/// to check or count lines in).
-pub fn scan(path: &Path, options: &csv_in::Options, records: Option<u64>) -> Result<Scan, Fatal> {
+/// A spreadsheet's bytes are fingerprinted only: they are no text to check, and their line
+/// count means nothing (the caller takes [`csv_in::CsvInput::exact_records`] instead).
+pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
+    let sheet = csv_in::is_spreadsheet(path);
     let fail = |e: std::io::Error| Fatal::usage(format!("{}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(fail)?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -28,7 +29,7 @@ pub fn scan(path: &Path, options: &csv_in::Options, records: Option<u64>) -> Res
     let mut size = 0u64;
     let mut lines = 0u64;
     let mut last = b'\n';
-    let mut check_utf8 = options.encoding.is_none() && records.is_none();
+    let mut check_utf8 = options.encoding.is_none() && !sheet;
     let mut carry: Vec<u8> = Vec::new();
     let mut utf8_ok = true;
     loop {
@@ -59,7 +60,7 @@ pub fn scan(path: &Path, options: &csv_in::Options, records: Option<u64>) -> Res
     Ok(Scan {
         size,
         hash: format!("{:032x}", hasher.digest128()),
-        records_estimate: records.unwrap_or_else(|| lines.saturating_sub(1 + options.skip_lines)),
+        records_estimate: lines.saturating_sub(1 + options.skip_lines),
     })
 }
 

@@ -71,13 +71,16 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         sheet: args.sheet.clone(),
         ..csv_in::Options::default()
     };
-    let input = CsvInput::open(&source, &options)?;
     let scan = match &source {
-        Source::Path(path) if !source.is_stream() => {
-            Some(scan::scan(path, &options, input.exact_records())?)
-        }
+        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
         _ => None,
     };
+    let input = CsvInput::open(&source, &options)?;
+    // A spreadsheet knows its row count exactly; its line count is noise.
+    let scan = scan.map(|s| Scan {
+        records_estimate: input.exact_records().unwrap_or(s.records_estimate),
+        ..s
+    });
     let headers = input.headers().to_vec();
     let mapping = Mapping::resolve(&headers, &args.map)
         .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;

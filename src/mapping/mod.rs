@@ -350,11 +350,15 @@ impl Mapping {
     /// a resumed import can tell the mapping changed. Fallbacks follow `else`, negated and
     /// opt-out columns follow `lowered by` / `not`.
     pub fn describe(&self, headers: &[String]) -> String {
+        self.describe_parts(headers).join(", ")
+    }
+
+    /// [`Mapping::describe`] one field at a time, for lines that must fit a terminal.
+    pub fn describe_parts(&self, headers: &[String]) -> Vec<String> {
         Field::ALL
             .iter()
             .filter_map(|&f| self.describe_field(f, headers))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect()
     }
 
     fn describe_field(&self, f: Field, headers: &[String]) -> Option<String> {
@@ -398,21 +402,41 @@ impl Mapping {
     }
 
     /// One line for the run's opening and summary: which columns feed consent, or that none
-    /// does and the server's default applies, with how to change it.
+    /// does and the server's default applies ([`Mapping::consent_hint`] says how to change it).
     pub fn consent_line(&self, headers: &[String]) -> String {
+        if self.consent_hint().is_some()
+            && [Field::EmailMarketing, Field::Gdpr]
+                .iter()
+                .all(|&f| self.describe_field(f, headers).is_none())
+        {
+            return "consent: no column feeds email_marketing or gdpr; the server's default applies"
+                .to_string();
+        }
         let part = |f: Field| {
-            self.describe_field(f, headers).unwrap_or_else(|| {
-                format!(
-                    "{f}: no column, the server's default applies (--map \"<column>={f}\", or \
-                     \"<column>=!{f}\" for an opt-out column)"
-                )
-            })
+            self.describe_field(f, headers)
+                .unwrap_or_else(|| format!("{f}: no column, the server's default applies"))
         };
         format!(
             "consent: {}; {}",
             part(Field::EmailMarketing),
             part(Field::Gdpr)
         )
+    }
+
+    /// How to feed a consent field that no column feeds, or `None` when both have one.
+    pub fn consent_hint(&self) -> Option<String> {
+        let missing: Vec<Field> = [Field::EmailMarketing, Field::Gdpr]
+            .into_iter()
+            .filter(|&f| self.sources(f).is_empty() && !self.opted_out(f))
+            .collect();
+        let f = missing.first()?;
+        Some(format!(
+            "  to choose: --map \"<column>={f}\" (or \"<column>=!{f}\" for an opt-out column)"
+        ))
+    }
+
+    fn opted_out(&self, f: Field) -> bool {
+        f == Field::EmailMarketing && self.opted_out_export.is_some()
     }
 }
 

@@ -450,9 +450,14 @@ fn consent_line_names_the_columns_or_the_default() {
     let m = Mapping::resolve(&hs, &[]).unwrap();
     assert_eq!(
         m.consent_line(&hs),
-        "consent: email_marketing <- \"Opt-in\"; gdpr: no column, the server's default applies \
-         (--map \"<column>=gdpr\", or \"<column>=!gdpr\" for an opt-out column)"
+        "consent: email_marketing <- \"Opt-in\"; gdpr: no column, the server's default applies"
     );
+    assert_eq!(
+        m.consent_hint().unwrap(),
+        "  to choose: --map \"<column>=gdpr\" (or \"<column>=!gdpr\" for an opt-out column)"
+    );
+    let both = h("Email,Opt-in,GDPR");
+    assert_eq!(Mapping::resolve(&both, &[]).unwrap().consent_hint(), None);
 }
 
 #[test]

@@ -343,6 +343,12 @@ impl SandboxHandle {
         self.app.store().delete(store::Ident::Id(id)).is_ok()
     }
 
+    /// Takes tag `tag` off contact `contact`, as another user of the account would; `false`
+    /// when the contact did not hold it.
+    pub fn untag_contact(&self, contact: u64, tag: u64) -> bool {
+        self.app.store().untag(contact, tag)
+    }
+
     pub fn set_fault_rates(&self, fail_rate: f64, drop_rate: f64) {
         self.app.faults.set_rates(fail_rate, drop_rate);
     }

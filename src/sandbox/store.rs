@@ -227,6 +227,21 @@ impl Store {
         Ok(full_contact(c))
     }
 
+    /// Takes one tag off one contact, as the dashboard's "remove tag" would (the API's
+    /// `/v1/contact-tag` is not documented); `false` when the contact did not hold it.
+    pub fn untag(&mut self, contact: u64, tag: u64) -> bool {
+        let Some(&pos) = self.by_id.get(&contact) else {
+            return false;
+        };
+        let tags = &mut self.account.contacts[pos].tags;
+        let held = tags.contains(&tag);
+        tags.retain(|&t| t != tag);
+        if let Some(members) = self.tag_members.get_mut(&tag) {
+            members.remove(&contact);
+        }
+        held
+    }
+
     /// Removes a contact and its tag memberships; the later contacts move up one position, as
     /// rows do in a database table, which is what shifts the newest-first pages.
     pub fn delete(&mut self, ident: Ident) -> Result<api::Contact, Refusal> {

@@ -20,3 +20,4 @@ mod sandbox;
 mod secrets;
 mod sheets;
 mod streams;
+mod verify;

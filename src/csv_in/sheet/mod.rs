@@ -68,6 +68,14 @@ pub(super) fn format_of(path: &Path, file: &mut File) -> io::Result<Option<Forma
     })
 }
 
+/// Whether `path` is a spreadsheet file that [`super::CsvInput::open`] reads as one (so its
+/// bytes are no text to check or count lines in).
+pub fn is_spreadsheet(path: &Path) -> bool {
+    File::open(path).is_ok_and(|mut f| {
+        f.metadata().is_ok_and(|m| m.is_file()) && matches!(format_of(path, &mut f), Ok(Some(_)))
+    })
+}
+
 /// One sheet's rows, read as records.
 pub(super) struct SheetInput {
     range: Range<Data>,
