@@ -52,6 +52,9 @@ pub enum Command {
     /// Write every contact (GET /v1/contacts) to a CSV file that import can read back.
     #[command(after_help = exit::EXPORT_HELP)]
     Export(crate::export::Args),
+    /// Compare a CSV file with the account (read only): match, differs, missing per row.
+    #[command(after_help = exit::VERIFY_HELP)]
+    Verify(crate::verify::Args),
     /// Serve a local imitation of the Wolfeo API until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
@@ -127,6 +130,7 @@ impl ConnectionArgs {
                 seed_contacts: 250,
                 seed_tags: 5,
                 seed_sequences: 2,
+                seed_custom_fields: sandbox::parse_custom_fields("2").unwrap_or_default(),
                 ..sandbox::Config::default()
             })
             .map_err(|e| Fatal::usage(format!("cannot start the sandbox: {e}")))?;

@@ -71,6 +71,18 @@ Exit codes:
        at the target, the state file unchanged
   130  interrupted (Ctrl-C / SIGTERM); no file at the target, the state file unchanged";
 
+/// Shown under `verify --help`.
+pub const VERIFY_HELP: &str = "\
+Exit codes:
+  0    every row that asserts something matches the account (invalid and duplicate rows
+       are counted, but assert nothing)
+  1    some rows differ, are missing, or could not be checked (see the verify file)
+  2    usage, configuration or unreadable input; nothing was requested
+  3    aborted: the API refused the key or account (401/403), or a local error (full disk)
+       stopped the run; no verify file is written
+  4    the API was unavailable (connection refused, timeouts, 5xx after the retries)
+  130  interrupted (Ctrl-C / SIGTERM); no verify file is written";
+
 /// A problem that ends the run. Each variant is a fact the exit code depends on; the message
 /// is one line and names the file, row, column, flag or host concerned.
 #[derive(Debug, thiserror::Error)]

@@ -33,7 +33,7 @@ pub struct CompletionsArgs {
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "\
 Install, for example:
-  for p in '' import export sandbox completions man; do
+  for p in '' import export verify sandbox completions man; do
     wolfeo-bulk man $p > ~/.local/share/man/man1/wolfeo-bulk${p:+-$p}.1
   done")]
 pub struct ManArgs {

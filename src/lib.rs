@@ -30,6 +30,7 @@ pub mod text;
 pub mod ui;
 pub mod units;
 pub mod validate;
+pub mod verify;
 
 use cli::{Cli, Command};
 use exit::{Exit, Fatal};
@@ -46,6 +47,9 @@ pub fn run(cli: Cli) -> Result<Exit, Fatal> {
         Command::Import(args) => on_runtime(import::run(args, ui)),
         // Export is network-bound (a page per 100 ms), so polling it from main costs nothing.
         Command::Export(args) => runtime()?.block_on(export::run(args, ui)),
+        // Verify is network-bound like export (and reuses export's tag read, whose futures
+        // are not `Send` across every lifetime a spawned task needs).
+        Command::Verify(args) => runtime()?.block_on(verify::run(args, ui)),
     }
 }
 

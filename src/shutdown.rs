@@ -3,16 +3,18 @@
 //! The first signal asks the run to stop taking work: workers check [`Shutdown::is_triggered`]
 //! before each attempt and the pipeline gives in-flight requests a bounded grace period, then
 //! flushes what it learned. A second signal exits at once with 130.
+//!
+//! The flag is tokio-util's [`CancellationToken`]: triggering wakes every waiter, a waiter that
+//! starts after the trigger returns at once, and [`Shutdown::token`] hands it to code that
+//! selects on `cancelled()` directly.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
 pub struct Shutdown {
-    triggered: AtomicBool,
-    notify: Notify,
+    token: CancellationToken,
 }
 
 impl Shutdown {
@@ -21,23 +23,21 @@ impl Shutdown {
     }
 
     pub fn trigger(&self) {
-        self.triggered.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
+        self.token.cancel();
     }
 
     pub fn is_triggered(&self) -> bool {
-        self.triggered.load(Ordering::SeqCst)
+        self.token.is_cancelled()
     }
 
-    /// Resolves once the shutdown has been triggered.
+    /// Resolves once the shutdown has been triggered (at once if it already was).
     pub async fn wait(&self) {
-        loop {
-            let notified = self.notify.notified();
-            if self.is_triggered() {
-                return;
-            }
-            notified.await;
-        }
+        self.token.cancelled().await;
+    }
+
+    /// The underlying token, for `select!` on `cancelled()` or a child token per task.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
     }
 
     /// Listens for SIGINT/SIGTERM on the current runtime. `on_first` runs once, for the message.
@@ -94,5 +94,10 @@ mod tests {
         s.trigger();
         waiter.await.unwrap();
         assert!(s.is_triggered());
+        // A waiter that comes after the trigger does not wait.
+        tokio::time::timeout(std::time::Duration::from_secs(1), s.wait())
+            .await
+            .unwrap();
+        assert!(s.token().is_cancelled());
     }
 }

@@ -188,6 +188,44 @@ fn eta(total: Option<u64>, done: u64, rate: f64) -> String {
     }
 }
 
+/// The width the opening lines keep within, so they read unwrapped on a 100-column terminal.
+pub const LINE_WIDTH: usize = 100;
+
+/// `prefix` followed by `items` joined with `, `, cut to [`LINE_WIDTH`] with a count of what was
+/// left out (`... (+12 more; -v lists all)`) unless `all` (`-v`) asks for the whole list. The
+/// first item is always shown, however long. Widths are counted in characters.
+pub fn fit_list(prefix: &str, items: &[String], all: bool) -> String {
+    fit_lines(prefix, items, all, 1)
+}
+
+/// [`fit_list`] over up to `lines` lines, the later ones indented by two spaces.
+pub fn fit_lines(prefix: &str, items: &[String], all: bool, lines: usize) -> String {
+    let mut out = prefix.to_string();
+    let mut line_start = 0;
+    let mut line_no = 1;
+    for (i, item) in items.iter().enumerate() {
+        let left = items.len() - i - 1;
+        let more = |n: usize| format!(", ... (+{n} more; -v lists all)");
+        let tail = if left == 0 { 0 } else { more(left).len() };
+        let used = out[line_start..].chars().count();
+        let fits = |extra: usize| used + 2 + item.chars().count() + extra <= LINE_WIDTH;
+        if i == 0 || all || fits(if line_no == lines { tail } else { 0 }) {
+            if i > 0 {
+                out.push_str(", ");
+            }
+        } else if line_no < lines {
+            out.push_str(",\n  ");
+            line_start = out.len() - 2;
+            line_no += 1;
+        } else {
+            out.push_str(&more(items.len() - i));
+            return out;
+        }
+        out.push_str(item);
+    }
+    out
+}
+
 /// `1h 02m`, `3m 20s`, `12s`.
 pub fn human_duration(d: Duration) -> String {
     let s = d.as_secs();
@@ -203,6 +241,44 @@ pub fn human_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_are_cut_to_the_line_width_with_a_count() {
+        let items: Vec<String> = (0..40).map(|i| format!("column {i}")).collect();
+        let line = fit_list("not sent: ", &items, false);
+        assert!(line.chars().count() <= LINE_WIDTH, "{line}");
+        assert!(line.starts_with("not sent: column 0, column 1"), "{line}");
+        let shown = line.matches("column ").count();
+        assert!(line.ends_with(&format!(", ... (+{} more; -v lists all)", 40 - shown)));
+        let all = fit_list("not sent: ", &items, true);
+        assert!(all.ends_with("column 39"), "{all}");
+        let short = ["a".to_string(), "b".to_string()];
+        assert_eq!(fit_list("x: ", &short, false), "x: a, b");
+        let long = ["é".repeat(150)];
+        assert_eq!(fit_list("x: ", &long, false).chars().count(), 153);
+    }
+
+    #[test]
+    fn long_lists_wrap_onto_indented_lines_before_being_cut() {
+        let items: Vec<String> = (0..10).map(|i| format!("item number {i:02}")).collect();
+        let text = fit_lines("mapping: ", &items, false, 3);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines.iter().all(|l| l.chars().count() <= LINE_WIDTH),
+            "{text}"
+        );
+        assert!(lines[1].starts_with("  item number"), "{text}");
+        assert!(text.ends_with("item number 09"), "{text}");
+        let many: Vec<String> = (0..60).map(|i| format!("item number {i:02}")).collect();
+        let text = fit_lines("mapping: ", &many, false, 3);
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(
+            text.lines().all(|l| l.chars().count() <= LINE_WIDTH),
+            "{text}"
+        );
+        assert!(text.ends_with("more; -v lists all)"), "{text}");
+    }
 
     #[test]
     fn human_durations() {

@@ -39,8 +39,20 @@ pub async fn get_page<T: DeserializeOwned>(
     query: &[(&str, &str)],
     number: u64,
 ) -> Result<Page<T>, Fatal> {
+    get_page_sized(client, endpoint, query, number, PER_PAGE).await
+}
+
+/// [`get_page`] with another page size: `per_page=1` reads a list's `meta.total` for the
+/// price of one small request (verify's choice of how to read the account).
+pub async fn get_page_sized<T: DeserializeOwned>(
+    client: &Client,
+    endpoint: Endpoint,
+    query: &[(&str, &str)],
+    number: u64,
+    per_page: u64,
+) -> Result<Page<T>, Fatal> {
     let reply = client
-        .list_page::<T>(endpoint, query, number, PER_PAGE)
+        .list_page::<T>(endpoint, query, number, per_page)
         .await
         .map_err(call_fatal)?;
     let status = reply.status;

@@ -1,9 +1,11 @@
 //! What the reader reads and how: the input [`Source`], its [`Encoding`] (WHATWG labels, UTF-16
 //! told with or without a BOM), the caller's [`Options`], and the [`Dialect`] the reader settled
-//! on, which the summary shows and the rejects writer copies. Pure data, no I/O beyond a
-//! `metadata` call; used by [`super::CsvInput`] and by import's plan and outputs.
+//! on, which the summary shows and the rejects writer copies. Besides a `metadata` call, the only
+//! I/O is [`decode`], which puts the right decoder in front of the raw bytes. Used by
+//! [`super::CsvInput`] and by import's plan and outputs.
 
 use std::fmt;
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -94,12 +96,76 @@ pub fn is_utf16(head: &[u8]) -> bool {
 
 /// A UTF-16 file without a byte-order mark, told by the NULs of ASCII text: `e\0m\0` is
 /// little-endian, `\0e\0m` big-endian. CSV text in UTF-8 never has those NULs.
-pub(super) fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+fn utf16_without_bom(head: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     match head {
         [a, 0, b, 0] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16LE),
         [0, a, 0, b] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16BE),
         _ => None,
     }
+}
+
+/// The reader the parser reads from, the encoding's name and whether a BOM was seen. BOMs and
+/// binary signatures are facts about raw bytes, so `head` (the first bytes, already taken from
+/// `raw`) is looked at before any decoder touches it, then put back in front.
+pub(super) fn decode(
+    name: &str,
+    head: &[u8],
+    raw: Box<dyn Read + Send>,
+    encoding: Option<Encoding>,
+) -> Result<(Box<dyn Read + Send>, &'static str, bool), super::InputError> {
+    let utf8_bom = head.starts_with(b"\xEF\xBB\xBF");
+    Ok(match encoding {
+        // A UTF-16 file says so (BOM) or shows it (NULs): no flag needed.
+        None if is_utf16(head) => {
+            let (chosen, bom) = match utf16_without_bom(head) {
+                Some(e) => (e, false),
+                None if head.starts_with(b"\xFE\xFF") => (encoding_rs::UTF_16BE, true),
+                None => (encoding_rs::UTF_16LE, true),
+            };
+            let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(chosen))
+                .bom_override(true)
+                .strip_bom(true)
+                .build(io::Cursor::new(head.to_vec()).chain(raw));
+            (Box::new(decoder), chosen.name(), bom)
+        }
+        None | Some(Encoding::Utf8) => {
+            if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+                return Err(super::InputError::Utf16Bom {
+                    name: name.to_string(),
+                });
+            }
+            let rest = head[if utf8_bom { 3 } else { 0 }..].to_vec();
+            (
+                Box::new(io::Cursor::new(rest).chain(raw)),
+                "UTF-8",
+                utf8_bom,
+            )
+        }
+        Some(enc) => {
+            let chosen = match enc {
+                Encoding::Utf16 => encoding_rs::UTF_16LE,
+                Encoding::Other(e) => e,
+                _ => encoding_rs::WINDOWS_1252,
+            };
+            // The decoder lets a BOM override the chosen encoding; mirror that in the label.
+            let (label, bom) = if utf8_bom {
+                (encoding_rs::UTF_8, true)
+            } else if head.starts_with(b"\xFF\xFE") {
+                (encoding_rs::UTF_16LE, true)
+            } else if head.starts_with(b"\xFE\xFF") {
+                (encoding_rs::UTF_16BE, true)
+            } else {
+                (chosen, false)
+            };
+            let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(chosen))
+                .bom_override(true)
+                .strip_bom(true)
+                .build(io::Cursor::new(head.to_vec()).chain(raw));
+            (Box::new(decoder), label.name(), bom)
+        }
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +178,11 @@ pub struct Options {
     pub max_record_bytes: usize,
     /// `--limit`: read no record past this many (the rest of the input is never read).
     pub limit: Option<u64>,
+    /// `--skip-lines`: title lines (CSV) or rows (spreadsheet) above the header, counted after
+    /// a `sep=` line. Blank lines are skipped anyway, counted or not.
+    pub skip_lines: u64,
+    /// `--sheet`: a spreadsheet's sheet by name (default: the first visible worksheet).
+    pub sheet: Option<String>,
 }
 
 impl Default for Options {
@@ -122,6 +193,8 @@ impl Default for Options {
             max_field_bytes: 1 << 20,
             max_record_bytes: 4 << 20,
             limit: None,
+            skip_lines: 0,
+            sheet: None,
         }
     }
 }
@@ -143,10 +216,32 @@ pub struct Dialect {
     /// The header row ended with CR LF (a file from Windows or Excel): files written back for
     /// the user (rejects) end their lines the same way.
     pub crlf: bool,
+    /// Set when the input is a spreadsheet: the rows come from this sheet, and files written
+    /// back for the user are CSV (UTF-8 with a BOM, commas, CR LF, as Excel reads them).
+    pub sheet: Option<Sheet>,
+}
+
+/// The sheet a spreadsheet input is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sheet {
+    /// `xlsx`, `xls`, `xlsb` or `ods`.
+    pub format: &'static str,
+    pub name: String,
+    /// 1-based position among the workbook's sheets, and how many it has.
+    pub position: usize,
+    pub count: usize,
 }
 
 impl fmt::Display for Dialect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.sheet {
+            let name = sanitize_for_message(&s.name, 80);
+            return write!(
+                f,
+                "{} sheet \"{name}\" ({} of {}); rejects are written as CSV",
+                s.format, s.position, s.count
+            );
+        }
         let from = match self.delimiter_source {
             DelimiterSource::Flag => "from --delimiter",
             DelimiterSource::SepLine => "from \"sep=\" line",

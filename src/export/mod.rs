@@ -18,9 +18,9 @@ pub mod writer;
 
 mod report;
 
+use crate::summary::Clock;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::api::format_contact_time;
 use crate::cli::ConnectionArgs;
@@ -146,8 +146,8 @@ fn plan(args: &Args, now: chrono::DateTime<chrono::Utc>) -> Result<Plan, Fatal> 
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
-    let started = Instant::now();
-    let now = chrono::Utc::now();
+    let clock = Clock::start();
+    let now = clock.started_at();
     let started_at = format_contact_time(now);
     let plan = plan(&args, now)?;
     let bookmark = plan.previous.as_ref().map(State::bookmark).transpose()?;
@@ -157,7 +157,17 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let config = session.config();
     let account = state::account_fingerprint(config.base_url.as_str(), config.api_key.expose());
     if let (Some(prev), Some(path)) = (&plan.previous, &args.state) {
-        prev.check_account(path, &account)?;
+        prev.check_account(path, &account).map_err(|f| {
+            if args.connection.sandbox {
+                f.with_next_step(
+                    "--sandbox starts a new account on every run; to try incremental exports, \
+                     keep one running (`wolfeo-bulk sandbox --state sandbox.json`) and point \
+                     WOLFEO_BASE_URL at it",
+                )
+            } else {
+                f
+            }
+        })?;
     }
     session.stop_on_signals(
         &ui,
@@ -181,16 +191,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         r = work => Some(r),
         _ = shutdown.wait() => None,
     };
-    let interrupted = || {
-        report::interrupted(
-            &ui,
-            &target_name,
-            args.summary_json.as_deref(),
-            session.stats(),
-            &progress,
-            started,
-        )
-    };
+    let interrupted =
+        || report::interrupted(&ui, &args, &target_name, session.stats(), &progress, clock);
     let Drained {
         walk,
         rows,
@@ -243,7 +245,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         incremental,
         started_at,
         finished_at,
-        elapsed: started.elapsed(),
+        clock,
         written,
         walk,
         progress: &progress,

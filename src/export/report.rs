@@ -9,7 +9,6 @@
 //! it is the best copy).
 
 use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -23,7 +22,7 @@ use crate::api::client::Client;
 use crate::exit::{Exit, Fatal};
 use crate::files::write_atomic;
 use crate::session::RequestStats;
-use crate::summary::Summary;
+use crate::summary::{Clock, Envelope, Status, Summary};
 use crate::ui::{Ui, human_duration};
 
 pub struct Report<'a> {
@@ -34,7 +33,7 @@ pub struct Report<'a> {
     pub incremental: bool,
     pub started_at: String,
     pub finished_at: String,
-    pub elapsed: Duration,
+    pub clock: Clock,
     pub written: Written,
     pub walk: Walk,
     pub progress: &'a Progress,
@@ -61,8 +60,9 @@ struct Manifest<'a> {
     api_total_at_start: Option<u64>,
 }
 
+/// The export's own keys of the summary file (beside [`Envelope`]'s common ones).
 #[derive(Debug, Serialize)]
-struct ExportSummary<'a> {
+struct ExportDetails<'a> {
     output: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     manifest: Option<String>,
@@ -74,14 +74,9 @@ struct ExportSummary<'a> {
     shifts_repaired: u64,
     sequential_pass: bool,
     complete: bool,
-    requests: u64,
     tag_requests: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     tag_strategy: Option<Strategy>,
-    throttled_429: u64,
-    retries: u64,
-    budget: crate::budget::BudgetStats,
-    elapsed_seconds: f64,
     contacts_per_second: f64,
     api_total: Option<u64>,
     distinct: u64,
@@ -91,7 +86,14 @@ struct ExportSummary<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     incomplete: Option<String>,
     sha256: &'a str,
-    exit_code: i32,
+}
+
+/// The export's keys when it was interrupted: nothing is written at the target.
+#[derive(Debug, Serialize)]
+struct InterruptedDetails<'a> {
+    output: &'a str,
+    rows: u64,
+    contacts_fetched: u64,
 }
 
 /// The live progress of the walk: rows written, pages read, repeated ids skipped.
@@ -118,30 +120,31 @@ pub fn live(
 /// summary file (cron wrappers read it whatever happened) says what was done.
 pub fn interrupted(
     ui: &Ui,
+    args: &Args,
     target: &str,
-    summary_json: Option<&Path>,
     stats: RequestStats,
     progress: &Progress,
-    started: std::time::Instant,
+    clock: Clock,
 ) -> Result<Exit, Fatal> {
     ui.warn(&format!(
         "interrupted: nothing written at {target}; the state file is unchanged"
     ));
-    if let Some(path) = summary_json {
-        crate::summary::write_json(
-            path,
-            &serde_json::json!({
-                "output": target,
-                "interrupted": true,
-                "rows_written": 0,
-                "contacts_fetched": Progress::get(&progress.rows),
-                "requests": stats.requests,
-                "throttled_429": stats.throttled_429,
-                "retries": stats.retries,
-                "elapsed_seconds": started.elapsed().as_secs_f64(),
-                "exit_code": Exit::Interrupted.code(),
-            }),
-        )?;
+    if let Some(path) = &args.summary_json {
+        let details = InterruptedDetails {
+            output: target,
+            rows: 0,
+            contacts_fetched: Progress::get(&progress.rows),
+        };
+        let e = Envelope::new(
+            "export",
+            clock,
+            Status::Interrupted,
+            Exit::Interrupted,
+            stats,
+            args.connection.rate,
+            details,
+        );
+        crate::summary::write_json(path, &e)?;
     }
     Ok(Exit::Interrupted)
 }
@@ -159,9 +162,8 @@ impl Report<'_> {
         if let Some(path) = self.manifest {
             self.write_manifest(path)?;
         }
-        let stats = self.stats.clone();
-        let elapsed = self.elapsed.as_secs_f64();
-        let summary = ExportSummary {
+        let elapsed = self.clock.elapsed().as_secs_f64();
+        let details = ExportDetails {
             output: self.target,
             manifest: self.manifest.map(|p| p.display().to_string()),
             filters: self.filter,
@@ -176,13 +178,8 @@ impl Report<'_> {
             },
             sequential_pass: self.walk.sequential_pass,
             complete: self.walk.complete,
-            requests: stats.requests,
             tag_requests: self.tag_stats.map_or(0, |t| t.requests),
             tag_strategy: self.tag_stats.map(|t| t.strategy),
-            throttled_429: stats.throttled_429,
-            retries: stats.retries,
-            budget: stats.budget.clone(),
-            elapsed_seconds: elapsed,
             contacts_per_second: if elapsed > 0.0 {
                 self.written.rows as f64 / elapsed
             } else {
@@ -194,13 +191,21 @@ impl Report<'_> {
             difference,
             incomplete,
             sha256: &self.written.sha256,
-            exit_code: exit.code(),
         };
+        let summary = Envelope::new(
+            "export",
+            self.clock,
+            Status::Completed,
+            exit,
+            self.stats.clone(),
+            self.args.connection.rate,
+            details,
+        );
         ui.info(&self.render(&summary));
-        if let Some(diff) = &summary.difference {
+        if let Some(diff) = &summary.details.difference {
             ui.info(&format!("note: {diff}"));
         }
-        if let Some(why) = &summary.incomplete {
+        if let Some(why) = &summary.details.incomplete {
             ui.warn(&format!(
                 "warning: {why}{}",
                 if self.args.strict {
@@ -288,7 +293,8 @@ impl Report<'_> {
             .map_err(|e| Fatal::usage(format!("manifest {}: {e}", path.display())))
     }
 
-    fn render(&self, s: &ExportSummary<'_>) -> String {
+    fn render(&self, e: &Envelope<ExportDetails<'_>>) -> String {
+        let s = &e.details;
         let mut t = Summary::new(if self.incremental {
             "export (incremental)"
         } else {
@@ -318,7 +324,7 @@ impl Report<'_> {
             "requests",
             format!(
                 "{} ({} contact pages{}{}; 429s: {}, retries: {})",
-                s.requests,
+                e.requests,
                 s.pages,
                 if s.pages_reread > 0 {
                     format!(" incl. {} re-read after shifting", s.pages_reread)
@@ -336,19 +342,20 @@ impl Report<'_> {
                         }
                     })
                     .unwrap_or_default(),
-                s.throttled_429,
-                s.retries
+                e.throttled_429,
+                e.retries
             ),
         );
-        if let Some(line) = s.budget.summary_line() {
+        if let Some(line) = e.budget.summary_line() {
             t.row("budget", line);
         }
         t.row(
             "elapsed",
             format!(
-                "{} ({:.0} contacts/s, limit {})",
-                human_duration(self.elapsed),
+                "{} ({:.0} contacts/s; {} requests at up to {})",
+                human_duration(self.clock.elapsed()),
                 s.contacts_per_second,
+                e.requests,
                 self.args.connection.rate
             ),
         );

@@ -74,6 +74,16 @@ impl TagColumn {
         self.mode.header()
     }
 
+    /// The tag ids of one contact, ascending (empty when it has none).
+    pub fn ids_of(&self, contact: u64) -> &[u64] {
+        self.by_contact.get(&contact).map_or(&[], Vec::as_slice)
+    }
+
+    /// Tag id -> name, for every tag read.
+    pub fn names(&self) -> &HashMap<u64, String> {
+        &self.names
+    }
+
     pub fn cell(&self, contact: u64) -> String {
         let Some(ids) = self.by_contact.get(&contact) else {
             return String::new();
@@ -102,7 +112,7 @@ pub async fn fetch(
 }
 
 /// The per-tag read once the tags are known; `before` is the request count it started at.
-async fn members_of_all(
+pub async fn members_of_all(
     client: &Arc<Client>,
     mode: TagMode,
     tags: Vec<Tag>,
@@ -218,7 +228,7 @@ async fn per_contact(
 }
 
 /// The tags of one contact (a list without `meta`, §9.6; the page parameters are ignored).
-async fn tags_of(client: &Client, contact: u64) -> Result<Vec<Tag>, Fatal> {
+pub async fn tags_of(client: &Client, contact: u64) -> Result<Vec<Tag>, Fatal> {
     let id = contact.to_string();
     let query = [("contact_id", id.as_str())];
     let page = paging::get_page::<Tag>(client, Endpoint::ContactsTags, &query, 1).await?;

@@ -161,6 +161,12 @@ impl Walker {
         }
     }
 
+    /// A total already known (verify reads it first with `per_page=1`): the speculative
+    /// first requests stop at its last page, so a small account costs no empty pages.
+    pub fn expect_total(&mut self, total: u64) {
+        self.speculative = self.speculative.min(total.div_ceil(PER_PAGE).max(1));
+    }
+
     /// The account's total as page 1 reports it (asks for the first pages if not done yet).
     pub async fn total(&mut self) -> Result<Option<u64>, Fatal> {
         if self.ready.is_none() && self.phase != Phase::Done {

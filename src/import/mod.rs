@@ -8,16 +8,20 @@
 //! where the session builds its pacer.
 
 mod collect;
+mod custom;
 pub mod dedupe;
+mod dry;
 mod evidence;
 pub mod journal;
-mod outputs;
+pub(crate) mod outputs;
 mod pipeline;
 pub mod plan;
 mod report;
-mod scan;
+pub(crate) mod scan;
 pub mod send;
 mod setup;
+mod steps;
+mod summary;
 pub mod tags;
 
 use std::path::PathBuf;
@@ -38,7 +42,8 @@ use send::{OnExists, RowSender};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// CSV file with a header row, or - for standard input.
+    /// CSV file with a header row, or - for standard input; or a spreadsheet (.xlsx, .xls,
+    /// .ods), whose first sheet (or --sheet) is read the same way.
     pub input: String,
 
     /// Results file (default: <input stem>.results.csv beside the input; for - in the
@@ -94,6 +99,15 @@ pub struct Args {
     #[arg(short, long)]
     pub encoding: Option<Encoding>,
 
+    /// Lines above the header to skip (a title, an export date): physical lines of a CSV, rows
+    /// of a spreadsheet. Blank lines are skipped anyway.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip_lines: u64,
+
+    /// The sheet to read from an .xlsx, .xls or .ods input (default: the first visible one).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
     /// Also write the summary as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
@@ -115,7 +129,7 @@ pub fn parse_delimiter(s: &str) -> Result<u8, String> {
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
-    let clock = report::Clock::start();
+    let clock = crate::summary::Clock::start();
     let (mut plan, input) = setup::plan(&args, &ui)?;
     let session = match args.dry_run {
         true => None,
@@ -125,6 +139,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         .as_ref()
         .map_or_else(Shutdown::new, |s| Arc::clone(s.shutdown()));
     let client = session.as_ref().map(Session::client);
+    custom::prepare(client.map(|c| &**c), &mut plan, &ui).await?;
     let tags = match (client, plan.mapping.column(Field::Tags)) {
         (Some(client), Some(column)) => Some(
             tags::prepare(
@@ -140,7 +155,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
     let files = plan.open_files(args.dry_run)?;
-    let facts = report::announce(&ui, &plan);
+    let journal = files.journal.map(journal::Shared::new);
+    report::announce(&ui, &plan);
     let ui_for_signal = Arc::clone(&ui);
     shutdown.listen_for_signals(move || {
         ui_for_signal.warn(&format!(
@@ -154,45 +170,47 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let sender = client.map(|client| {
         Arc::new(RowSender {
             client: Arc::clone(client),
+            journal: journal.clone(),
+            shutdown: Arc::clone(&shutdown),
             on_exists: args.on_exists,
             allow_resubscribe: args.allow_resubscribe,
             run_started: plan.run_started,
         })
     });
-    let (stop, collector) = Pipeline {
-        planner: Planner::new(
-            plan.mapping.clone(),
-            plan.headers.clone(),
-            tags,
-            plan.run_state.previous.take(),
-            args.dry_run,
-        ),
-        input,
-        collector: Collector::new(
-            files.results,
-            files.rejects,
-            files.journal,
-            Arc::clone(&counts),
-        ),
-        sender,
-        client: client.cloned(),
-        shutdown: Arc::clone(&shutdown),
-        concurrency: usize::from(args.connection.concurrency),
-    }
-    .run()
-    .await;
+    let planner = Planner::new(
+        plan.mapping.clone(),
+        plan.headers.clone(),
+        tags,
+        plan.run_state.previous.take(),
+        args.dry_run,
+    );
+    let collector = Collector::new(files.results, files.rejects, journal, Arc::clone(&counts));
+    let (stop, collector) = match sender {
+        // Nothing to send: one thread, no async plumbing per row (see `dry`).
+        None => {
+            let shutdown = Arc::clone(&shutdown);
+            tokio::task::spawn_blocking(move || dry::run(input, planner, collector, &shutdown))
+                .await
+                .map_err(|e| Fatal::usage(format!("the dry run stopped: {e}")))?
+        }
+        sender => {
+            Pipeline {
+                planner,
+                input,
+                collector,
+                sender,
+                client: client.cloned(),
+                shutdown: Arc::clone(&shutdown),
+                concurrency: usize::from(args.connection.concurrency),
+                stream: plan.source.is_stream(),
+            }
+            .run()
+            .await
+        }
+    };
     reporter.finish();
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
-    report::finish(
-        &ui,
-        &args,
-        &plan,
-        &facts,
-        &counts,
-        session.as_ref(),
-        clock,
-        ending,
-    )
+    report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ pub fn run_header(
     mapping: String,
 ) -> RunHeader {
     // Effective values: an explicit `--delimiter ,` equals the detected comma.
-    let options = BTreeMap::from([
+    let mut options = BTreeMap::from([
         ("--map".to_string(), mapping),
         (
             "--on-exists".to_string(),
@@ -192,6 +192,14 @@ pub fn run_header(
             args.allow_resubscribe.to_string(),
         ),
     ]);
+    // Both decide which rows are numbered 1, 2, ...: a resume must read the same ones. Recorded
+    // only when set, so journals from before these flags still match a run without them.
+    if let Some(sheet) = &dialect.sheet {
+        options.insert("--sheet".to_string(), sheet.name.clone());
+    }
+    if args.skip_lines > 0 {
+        options.insert("--skip-lines".to_string(), args.skip_lines.to_string());
+    }
     RunHeader {
         version: journal::VERSION,
         input: args.input.clone(),
@@ -199,6 +207,7 @@ pub fn run_header(
         input_hash: scan.map_or_else(String::new, |s| s.hash.clone()),
         options,
         started_at: chrono::Utc::now(),
+        custom_fields: None,
     }
 }
 
@@ -208,7 +217,7 @@ fn at(path: &Path, e: std::io::Error) -> Fatal {
 
 /// `<input stem>.<suffix>.csv`, beside `beside` when given, else beside the input (standard
 /// input: the current folder).
-fn default_path(input: &Source, beside: Option<&Path>, suffix: &str) -> PathBuf {
+pub(crate) fn default_path(input: &Source, beside: Option<&Path>, suffix: &str) -> PathBuf {
     let stem = match input {
         Source::Path(p) => p
             .file_stem()

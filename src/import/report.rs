@@ -4,70 +4,64 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use serde::Serialize;
 
 use super::collect::{Collector, Counts, Stop};
 use super::journal::EndState;
 use super::setup::{Plan, io_fatal};
+use super::summary::ImportDetails;
 use super::{Args, send};
 use crate::api::client::Client;
 use crate::exit::{Exit, Fatal};
 use crate::results::Kind;
 use crate::session::Session;
 use crate::shutdown::Shutdown;
-use crate::summary::Summary;
-use crate::ui::{Reporter, Status, Ui};
+use crate::summary::{Clock, Envelope, Status};
+use crate::ui::{Reporter, Ui, fit_lines, fit_list};
 
-/// When the run started, for the elapsed time.
-pub struct Clock(Instant);
-
-impl Clock {
-    pub fn start() -> Clock {
-        Clock(Instant::now())
-    }
-}
-
-/// What the start-up line said, kept for the summary.
-pub struct Facts {
-    dialect: String,
-    unmapped: Vec<String>,
-    consent: String,
-}
-
-/// One line before the first row: input, dialect, mapping, and what a resume skips.
-pub fn announce(ui: &Ui, plan: &Plan) -> Facts {
-    let dialect = plan.dialect.to_string();
-    let unmapped: Vec<String> = plan
-        .mapping
-        .unmapped()
-        .iter()
-        .map(|&i| plan.headers[i].clone())
-        .collect();
+/// The opening lines, each within 100 columns (`-v` lists everything): input and dialect,
+/// mapping, columns not sent, consent, and what a resume skips.
+pub fn announce(ui: &Ui, plan: &Plan) {
+    let all = ui.verbose() > 0;
     ui.info(&format!(
-        "import {}{} ({dialect}); mapping: {}{}",
+        "import {}{} ({})",
         plan.source_name,
         plan.limit.map_or_else(String::new, limit_note),
-        plan.header.option("--map"),
-        if unmapped.is_empty() {
-            String::new()
-        } else {
-            format!("; not sent: {}", unmapped.join(", "))
-        }
+        plan.dialect
     ));
-    let consent = plan.mapping.consent_line(&plan.headers);
-    ui.info(&consent);
-    if let Some(previous) = &plan.run_state.previous {
-        ui.info(&format!(
+    ui.info(&fit_lines(
+        "mapping: ",
+        &plan.mapping.describe_parts(&plan.headers),
+        all,
+        3,
+    ));
+    let unmapped = super::summary::unmapped(plan);
+    if !unmapped.is_empty() {
+        ui.info(&fit_list("not sent: ", &unmapped, all));
+    }
+    ui.info(&plan.mapping.consent_line(&plan.headers));
+    if let Some(hint) = plan.mapping.consent_hint() {
+        ui.info(&hint);
+    }
+    let custom = super::custom::in_use(plan);
+    if !custom.is_empty() {
+        ui.info(&format!("custom fields: {custom}"));
+    }
+    match &plan.run_state.previous {
+        // A finished run may have stopped at its --limit: the rows past it are still sent.
+        Some(previous) if previous.finished() => ui.info(&format!(
+            "resuming a finished run: its {} rows are reported as recorded and not sent \
+             again{}; only rows it did not reach (past an earlier --limit) are sent",
+            previous.settled(),
+            match previous.partial() {
+                0 => String::new(),
+                n => format!(" ({n} partial rows get their missing custom values)"),
+            }
+        )),
+        Some(previous) => ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
             previous.settled()
-        ));
-    }
-    Facts {
-        dialect,
-        unmapped,
-        consent,
+        )),
+        None => {}
     }
 }
 
@@ -84,7 +78,7 @@ pub fn progress(
     });
     let counts = Arc::clone(counts);
     let client = client.cloned();
-    Reporter::start(ui, "import", "rows", total, move || Status {
+    Reporter::start(ui, "import", "rows", total, move || crate::ui::Status {
         done: counts.done(),
         detail: counts.detail(),
         paused: client.as_ref().and_then(|c| c.pacer().pause_remaining()),
@@ -121,12 +115,10 @@ impl Ending {
         };
         let sent = session.is_some_and(Session::sent);
         let fatal = fatal.map(|f| f.once_sent(sent));
-        let ended = collector
-            .finish()
-            .and_then(|mut journal| match journal.as_mut() {
-                Some(j) => j.end(state),
-                None => Ok(()),
-            });
+        let ended = collector.finish().and_then(|journal| match journal {
+            Some(j) => j.end(state),
+            None => Ok(()),
+        });
         ended.map_err(|e| io_fatal(plan.journal_path(), e).once_sent(sent))?;
         Ok(Ending { state, fatal })
     }
@@ -135,7 +127,13 @@ impl Ending {
         match (&self.fatal, self.state) {
             (Some(f), _) => f.exit(),
             (None, EndState::Interrupted) => Exit::Interrupted,
-            _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
+            _ if counts.get(Kind::Invalid)
+                + counts.get(Kind::Failed)
+                + counts.get(Kind::Partial)
+                > 0 =>
+            {
+                Exit::RowsFailed
+            }
             _ => Exit::Ok,
         }
     }
@@ -143,12 +141,10 @@ impl Ending {
 
 /// The summary table and JSON, then the exit: an early stop ends with an error line that says
 /// how to continue (main prints it even with -q).
-#[allow(clippy::too_many_arguments)]
 pub fn finish(
     ui: &Ui,
     args: &Args,
     plan: &Plan,
-    facts: &Facts,
     counts: &Counts,
     session: Option<&Session>,
     clock: Clock,
@@ -161,37 +157,21 @@ pub fn finish(
             args.input
         ));
     }
-    let stats = session.map(Session::stats).unwrap_or_default();
-    let eta = args.dry_run.then(|| {
-        let to_send = counts.get(Kind::WouldCreate) as f64;
-        args.connection
-            .rate
-            .per_second()
-            .map_or(0.0, |r| to_send / r)
-    });
-    let summary = ImportSummary {
-        input: &args.input,
-        results: plan.outputs.results.display().to_string(),
-        rejects: plan.outputs.rejects.display().to_string(),
-        dry_run: args.dry_run,
-        limit: args.limit,
-        resumed: plan.resumed,
-        rows: counts.done(),
-        outcomes: counts.by_name(),
-        requests: stats.requests,
-        throttled_429: stats.throttled_429,
-        retries: stats.retries,
-        budget: stats.budget.clone(),
-        elapsed_seconds: clock.0.elapsed().as_secs_f64(),
-        achieved_requests_per_second: stats.achieved_per_second.unwrap_or(0.0),
-        dialect: facts.dialect.clone(),
-        mapping: plan.header.option("--map").to_string(),
-        unmapped_columns: facts.unmapped.clone(),
-        consent: facts.consent.clone(),
-        eta_seconds_at_rate: eta,
-        exit_code: exit.code(),
+    let status = match (&ending.fatal, ending.state) {
+        (_, EndState::Interrupted) => Status::Interrupted,
+        (Some(_), _) | (_, EndState::Aborted) => Status::Aborted,
+        (None, EndState::Completed) => Status::Completed,
     };
-    print_summary(ui, &summary, args.connection.rate);
+    let summary = Envelope::new(
+        "import",
+        clock,
+        status,
+        exit,
+        session.map(Session::stats).unwrap_or_default(),
+        args.connection.rate,
+        ImportDetails::new(args, plan, counts),
+    );
+    super::summary::print(ui, &summary, args.connection.rate);
     if let Some(path) = &args.summary_json {
         crate::summary::write_json(path, &summary)?;
     }
@@ -204,106 +184,6 @@ pub fn finish(
         ))),
         _ => Ok(exit),
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct ImportSummary<'a> {
-    pub input: &'a str,
-    pub results: String,
-    pub rejects: String,
-    pub dry_run: bool,
-    /// `--limit`: only the first N data rows were read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u64>,
-    pub resumed: bool,
-    pub rows: u64,
-    pub outcomes: std::collections::BTreeMap<&'static str, u64>,
-    pub requests: u64,
-    pub throttled_429: u64,
-    pub retries: u64,
-    pub budget: crate::budget::BudgetStats,
-    pub elapsed_seconds: f64,
-    pub achieved_requests_per_second: f64,
-    pub dialect: String,
-    pub mapping: String,
-    /// Which columns feed `email_marketing` and `gdpr`, or that the server's default applies.
-    pub consent: String,
-    pub unmapped_columns: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub eta_seconds_at_rate: Option<f64>,
-    pub exit_code: i32,
-}
-
-pub fn print_summary(ui: &Ui, s: &ImportSummary<'_>, rate: crate::limiter::Rate) {
-    let mut t = Summary::new(if s.dry_run {
-        "import (dry run)"
-    } else {
-        "import"
-    });
-    t.row(
-        "rows",
-        format!("{}{}", s.rows, s.limit.map_or_else(String::new, limit_note)),
-    );
-    for (name, n) in &s.outcomes {
-        if *n > 0 {
-            t.row(name, n.to_string());
-        }
-    }
-    if !s.dry_run {
-        t.row(
-            "requests",
-            format!(
-                "{} (429s: {}, retries: {})",
-                s.requests, s.throttled_429, s.retries
-            ),
-        );
-    }
-    if let Some(line) = s.budget.summary_line() {
-        t.row("budget", line);
-    }
-    t.row(
-        "elapsed",
-        format!(
-            "{}{}",
-            crate::ui::human_duration(Duration::from_secs_f64(s.elapsed_seconds)),
-            if s.dry_run {
-                String::new()
-            } else {
-                format!(
-                    " ({:.2} requests/s, limit {rate})",
-                    s.achieved_requests_per_second
-                )
-            }
-        ),
-    );
-    if let Some(eta) = s.eta_seconds_at_rate {
-        t.row(
-            "ETA",
-            format!(
-                "{} to send at {rate}",
-                crate::ui::human_duration(Duration::from_secs_f64(eta))
-            ),
-        );
-    }
-    t.row("results", s.results.clone());
-    if s.outcomes.get("invalid").copied().unwrap_or(0)
-        + s.outcomes.get("failed").copied().unwrap_or(0)
-        > 0
-    {
-        t.row("rejects", s.rejects.clone());
-    }
-    if !s.unmapped_columns.is_empty() {
-        t.row("unmapped", s.unmapped_columns.join(", "));
-    }
-    t.row("dialect", s.dialect.clone());
-    t.row(
-        "consent",
-        s.consent
-            .strip_prefix("consent: ")
-            .unwrap_or(&s.consent)
-            .to_string(),
-    );
-    ui.info(&t.render());
 }
 
 pub fn refused_fatal(r: send::Refused) -> Fatal {

@@ -231,7 +231,8 @@ fn override_errors() {
     assert_eq!(
         e.to_string(),
         "--map \"Email=emial\": unknown field \"emial\"; fields: email, first_name, last_name, \
-         email_marketing, gdpr, tag_ids, tags, sequence_ids, or - to ignore the column"
+         email_marketing, gdpr, tag_ids, tags, sequence_ids, custom:<name> or custom:#<id> for a \
+         custom field, or - to ignore the column"
     );
     let e = Mapping::resolve(&h("A,B,Email"), &ov(&[("A", "tags"), ("B", "tags")])).unwrap_err();
     assert_eq!(
@@ -450,9 +451,14 @@ fn consent_line_names_the_columns_or_the_default() {
     let m = Mapping::resolve(&hs, &[]).unwrap();
     assert_eq!(
         m.consent_line(&hs),
-        "consent: email_marketing <- \"Opt-in\"; gdpr: no column, the server's default applies \
-         (--map \"<column>=gdpr\", or \"<column>=!gdpr\" for an opt-out column)"
+        "consent: email_marketing <- \"Opt-in\"; gdpr: no column, the server's default applies"
     );
+    assert_eq!(
+        m.consent_hint().unwrap(),
+        "  to choose: --map \"<column>=gdpr\" (or \"<column>=!gdpr\" for an opt-out column)"
+    );
+    let both = h("Email,Opt-in,GDPR");
+    assert_eq!(Mapping::resolve(&both, &[]).unwrap().consent_hint(), None);
 }
 
 #[test]

@@ -155,6 +155,29 @@ fn a_clean_file_exits_zero_and_reports_a_summary() {
     assert_eq!(json["rows"], 2);
     assert_eq!(json["exit_code"], 0);
     assert_eq!(sb.stats().contacts_total, 2);
+    // The envelope every command shares, and structured dialect and mapping.
+    assert_eq!(json["schema"], "wolfeo-bulk/summary/v1");
+    assert_eq!(json["command"], "import");
+    assert_eq!(json["status"], "completed");
+    assert_eq!(json["requests"], 3, "the preflight and two creates");
+    assert_eq!(json["rate_limit"], "unlimited");
+    for key in ["started_at", "ended_at"] {
+        let at = json[key].as_str().unwrap();
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(at).is_ok(),
+            "{key}: {at}"
+        );
+    }
+    assert_eq!(json["dialect"]["delimiter"], ",");
+    assert_eq!(json["dialect"]["encoding"], "UTF-8");
+    assert_eq!(json["dialect"]["line_ending"], "lf");
+    assert_eq!(
+        json["mapping"],
+        serde_json::json!([
+            {"field": "email", "column": 1, "header": "email", "sense": "direct"},
+            {"field": "first_name", "column": 2, "header": "first_name", "sense": "direct"},
+        ])
+    );
 }
 
 #[test]

@@ -105,6 +105,18 @@ fn a_torn_tail_then_resume_then_every_later_mode_works() {
         .args(["import", file, "--rate", "unlimited", "--concurrency", "1"])
         .assert()
         .code(3);
+    // The refused row carries the API's code in its own column, not only in the message.
+    let refused = crate::harness::results(&env.path("t.results.csv"))
+        .into_iter()
+        .find(|r| r["_outcome"] == "failed")
+        .unwrap();
+    assert_eq!(
+        (
+            refused["_http_status"].as_str(),
+            refused["_error_code"].as_str()
+        ),
+        ("403", "FORBIDDEN")
+    );
     let journal = env.path("t.results.csv.journal");
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -125,7 +137,9 @@ fn a_torn_tail_then_resume_then_every_later_mode_works() {
         .args(["import", file, "--resume"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("nothing is sent again"));
+        .stderr(predicate::str::contains(
+            "resuming a finished run: its 12 rows are reported as recorded and not sent again",
+        ));
     assert_eq!(
         sb.stats().requests_total,
         requests,

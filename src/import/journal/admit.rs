@@ -88,13 +88,7 @@ pub fn admit(
     let finished = previous.finished();
     if how.resume {
         match previous.mismatch(current) {
-            None if finished => {
-                ui.info(&format!(
-                    "the run that wrote {results} finished; nothing is sent again, its \
-                     outcomes are reported as recorded"
-                ));
-                return Ok(Some(previous));
-            }
+            // The opening lines say what a resume skips, finished or not.
             None => return Ok(Some(previous)),
             Some(_) if finished && previous.input_changed(current) => {}
             Some(why) => {

@@ -95,6 +95,12 @@ fn full_export_equals_the_sandbox_contacts_exactly() {
     let s = summary(&json);
     let requests = s["requests"].as_u64().unwrap();
     let tag_requests = s["tag_requests"].as_u64().unwrap();
+    assert_eq!(s["schema"], "wolfeo-bulk/summary/v1");
+    assert_eq!(
+        (&s["command"], &s["status"]),
+        (&"export".into(), &"completed".into())
+    );
+    assert!(s["started_at"].as_str().unwrap() <= s["ended_at"].as_str().unwrap());
     assert_eq!(s["pages"], 26);
     assert_eq!(s["complete"], true);
     assert_eq!(
@@ -316,8 +322,10 @@ fn killing_an_export_leaves_no_file_at_the_target() {
     assert!(!env.path("killed.csv.manifest.json").exists());
     let summary: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.path("killed.summary.json")).unwrap()).unwrap();
-    assert_eq!(summary["interrupted"], true);
+    assert_eq!(summary["status"], "interrupted");
+    assert_eq!(summary["command"], "export");
     assert_eq!(summary["exit_code"], 130);
+    assert_eq!(summary["rows"], 0);
     std::fs::remove_file(env.path("killed.summary.json")).unwrap();
 
     // SIGKILL: no target; the clearly named temporary is removed by the next run.
