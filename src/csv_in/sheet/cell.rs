@@ -45,6 +45,15 @@ pub(super) fn text<'a>(cell: &'a Data, format: Option<&str>) -> Result<Cow<'a, s
     })
 }
 
+/// A number without a fraction: the only kind a format of zeros pads.
+pub(super) fn is_whole(cell: &Data) -> bool {
+    match cell {
+        Data::Int(_) => true,
+        Data::Float(f) => f.fract() == 0.0,
+        _ => false,
+    }
+}
+
 /// Whether the cell shows nothing: a row of such cells is a blank line.
 pub(super) fn is_blank(cell: &Data) -> bool {
     match cell {

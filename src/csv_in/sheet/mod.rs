@@ -137,9 +137,12 @@ pub(super) fn open(
             .worksheet_range(&chosen)
             .map_err(|e| fail(e.to_string()))?;
         // Number formats tell `612345678` shown as `0612345678`; only xlsx has them, and a
-        // sheet whose styles cannot be read is still read, unformatted.
+        // sheet whose styles cannot be read is still read, unformatted. Reading them parses
+        // the sheet a second time, so only when a whole number could be padded.
         let styles = match &mut book {
-            Sheets::Xlsx(x) => x.worksheet_style(&chosen).ok(),
+            Sheets::Xlsx(x) if range.used_cells().any(|(_, _, d)| cell::is_whole(d)) => {
+                x.worksheet_style(&chosen).ok()
+            }
             _ => None,
         };
         Ok((Cells { range, styles }, sheet))
