@@ -39,6 +39,18 @@ pub enum Stop {
     Failed(Fatal),
 }
 
+impl Stop {
+    /// Why a pipeline that drained its input stopped: the first reason seen, else whether a
+    /// signal came.
+    pub fn settle(first: Option<Stop>, shutdown: &Shutdown) -> Stop {
+        match first {
+            Some(why) => why,
+            None if shutdown.is_triggered() => Stop::Interrupted,
+            None => Stop::Completed,
+        }
+    }
+}
+
 /// Outcome counters, shared with the progress display.
 #[derive(Default)]
 pub struct Counts {
@@ -215,11 +227,7 @@ impl Collector {
         if let Err(e) = self.flush() {
             halt(&mut stop, Stop::Failed(write_fatal(e)));
         }
-        match stop {
-            Some(why) => why,
-            None if shutdown.is_triggered() => Stop::Interrupted,
-            None => Stop::Completed,
-        }
+        Stop::settle(stop, shutdown)
     }
 
     fn accept(
@@ -241,6 +249,28 @@ impl Collector {
         written
     }
 
+    /// The dry run's one-thread path ([`super::dry`]): `row` is always the next one, written
+    /// at once from the reader's borrowed cells. Same counting, journaling and lines as
+    /// [`Collector::run`]'s, which a test holds byte for byte.
+    pub fn accept_next(
+        &mut self,
+        row: u64,
+        cells: &[String],
+        outcome: Outcome,
+        replayed: bool,
+    ) -> std::io::Result<()> {
+        debug_assert_eq!(row, self.next_row);
+        self.counts.add(outcome.kind);
+        if self.broken {
+            return Ok(());
+        }
+        let written = self
+            .journal(row, &outcome, replayed)
+            .and_then(|()| self.settle(cells, outcome));
+        self.broken = written.is_err();
+        written
+    }
+
     fn write(
         &mut self,
         row: u64,
@@ -249,39 +279,56 @@ impl Collector {
         replayed: bool,
         permit: OwnedSemaphorePermit,
     ) -> std::io::Result<()> {
-        if let Some(journal) = &mut self.journal
-            && !replayed
-            && !matches!(outcome.kind, Kind::NotAttempted | Kind::WouldCreate)
-        {
-            journal.record(row, &outcome)?;
+        self.journal(row, &outcome, replayed)?;
+        if row == self.next_row && self.waiting.is_empty() {
+            // In order already (every row of a dry run, most of a real one): no reordering.
+            return self.settle(&cells, outcome);
         }
         self.waiting.insert(row, (cells, outcome, permit));
-        while let Some((cells, mut outcome, _permit)) = self.waiting.remove(&self.next_row) {
-            // In input order, a duplicate's first occurrence is always settled by now.
-            if let Some(first) = outcome.duplicate_of.map(u64::from)
-                && let Some(code) = self.failed_rows.get(&first)
-            {
-                let changed = Outcome::duplicate_of_failed(first, code.as_deref());
-                self.counts.recount(outcome.kind, changed.kind);
-                if let Some(journal) = &mut self.journal {
-                    journal.record(self.next_row, &changed)?;
-                }
-                outcome = changed;
-            }
-            if outcome.kind.is_reject() && (outcome.attempts > 0 || outcome.http_status.is_some()) {
-                self.failed_rows
-                    .insert(self.next_row, outcome.error_code.clone());
-            }
-            self.results.write(self.next_row, &cells, &outcome)?;
-            if outcome.kind.is_reject() {
-                self.rejects.write(&cells, &outcome)?;
-            }
-            self.next_row += 1;
+        while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
+            self.settle(&cells, outcome)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
+    /// Appends what is learnt to the journal at once, before the row's turn in the files.
+    fn journal(&mut self, row: u64, outcome: &Outcome, replayed: bool) -> std::io::Result<()> {
+        match &mut self.journal {
+            Some(journal)
+                if !replayed && !matches!(outcome.kind, Kind::NotAttempted | Kind::WouldCreate) =>
+            {
+                journal.record(row, outcome)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes row `next_row`, whose turn it is, to the results (and rejects) file.
+    fn settle(&mut self, cells: &[String], mut outcome: Outcome) -> std::io::Result<()> {
+        // In input order, a duplicate's first occurrence is always settled by now.
+        if let Some(first) = outcome.duplicate_of.map(u64::from)
+            && let Some(code) = self.failed_rows.get(&first)
+        {
+            let changed = Outcome::duplicate_of_failed(first, code.as_deref());
+            self.counts.recount(outcome.kind, changed.kind);
+            if let Some(journal) = &mut self.journal {
+                journal.record(self.next_row, &changed)?;
+            }
+            outcome = changed;
+        }
+        if outcome.kind.is_reject() && (outcome.attempts > 0 || outcome.http_status.is_some()) {
+            self.failed_rows
+                .insert(self.next_row, outcome.error_code.clone());
+        }
+        self.results.write(self.next_row, cells, &outcome)?;
+        if outcome.kind.is_reject() {
+            self.rejects.write(cells, &outcome)?;
+        }
+        self.next_row += 1;
+        Ok(())
+    }
+
+    pub fn flush(&mut self) -> std::io::Result<()> {
         if self.broken {
             return Ok(());
         }
@@ -299,7 +346,7 @@ impl Collector {
     }
 }
 
-fn write_fatal(e: std::io::Error) -> Fatal {
+pub fn write_fatal(e: std::io::Error) -> Fatal {
     Fatal::usage(format!("writing results: {e}"))
 }
 

@@ -9,6 +9,7 @@
 
 mod collect;
 pub mod dedupe;
+mod dry;
 mod evidence;
 pub mod journal;
 pub(crate) mod outputs;
@@ -160,28 +161,41 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
             run_started: plan.run_started,
         })
     });
-    let (stop, collector) = Pipeline {
-        planner: Planner::new(
-            plan.mapping.clone(),
-            plan.headers.clone(),
-            tags,
-            plan.run_state.previous.take(),
-            args.dry_run,
-        ),
-        input,
-        collector: Collector::new(
-            files.results,
-            files.rejects,
-            files.journal,
-            Arc::clone(&counts),
-        ),
-        sender,
-        client: client.cloned(),
-        shutdown: Arc::clone(&shutdown),
-        concurrency: usize::from(args.connection.concurrency),
-    }
-    .run()
-    .await;
+    let planner = Planner::new(
+        plan.mapping.clone(),
+        plan.headers.clone(),
+        tags,
+        plan.run_state.previous.take(),
+        args.dry_run,
+    );
+    let collector = Collector::new(
+        files.results,
+        files.rejects,
+        files.journal,
+        Arc::clone(&counts),
+    );
+    let (stop, collector) = match sender {
+        // Nothing to send: one thread, no async plumbing per row (see `dry`).
+        None => {
+            let shutdown = Arc::clone(&shutdown);
+            tokio::task::spawn_blocking(move || dry::run(input, planner, collector, &shutdown))
+                .await
+                .map_err(|e| Fatal::usage(format!("the dry run stopped: {e}")))?
+        }
+        sender => {
+            Pipeline {
+                planner,
+                input,
+                collector,
+                sender,
+                client: client.cloned(),
+                shutdown: Arc::clone(&shutdown),
+                concurrency: usize::from(args.connection.concurrency),
+            }
+            .run()
+            .await
+        }
+    };
     reporter.finish();
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
     report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)

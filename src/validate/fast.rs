@@ -9,6 +9,10 @@
 //! full rule, whatever it becomes.
 //!
 //! Called by [`super::check_contact`] before the full rule, so the sandbox and import share it.
+//!
+//! [`contact_passes`] does the same for a whole row: import's planner asks it first, on the
+//! borrowed cells, and builds the JSON map for [`super::check_contact`] only when it says
+//! `false` (or the row is sent). Its differential test holds it against `check_contact`.
 
 /// True when `s` has the plain shape above (and is therefore valid). False: not decided here.
 pub fn accepts(s: &str) -> bool {
@@ -18,6 +22,28 @@ pub fn accepts(s: &str) -> bool {
     };
     let (local, domain) = (&b[..at], &b[at + 1..]);
     plain_local(local) && plain_domain(domain) && !contains_ipv6(b)
+}
+
+/// True when the client's pre-check ([`super::check_contact`], [`super::Mode::Create`]) surely
+/// passes a payload of `email`, the string fields `texts` and the id lists `lists` (every
+/// present value, as it will be sent), and booleans sent as JSON `true`/`false`. False: ask
+/// `check_contact`, which may still pass it.
+pub fn contact_passes<'s>(
+    email: &str,
+    texts: impl IntoIterator<Item = &'s str>,
+    lists: impl IntoIterator<Item = &'s str>,
+) -> bool {
+    within_max(email)
+        && accepts(email)
+        && texts.into_iter().all(within_max)
+        && lists
+            .into_iter()
+            .all(|l| !super::text_list_is_surely_malformed(l))
+}
+
+/// `max:255` counts characters; a string of at most 255 bytes needs no counting.
+fn within_max(s: &str) -> bool {
+    s.len() <= super::MAX_STRING_CHARS || s.chars().count() <= super::MAX_STRING_CHARS
 }
 
 fn memchr_at(b: &[u8]) -> Option<usize> {
@@ -72,9 +98,11 @@ fn contains_ipv6(b: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts;
+    use super::{accepts, contact_passes};
     use crate::validate::email::is_valid_email;
+    use crate::validate::{Mode, check_contact};
     use proptest::prelude::*;
+    use serde_json::{Map, Value};
 
     /// Must hold for every string: a fast `true` is a full-rule `true`.
     fn agrees(s: &str) -> Result<(), TestCaseError> {
@@ -99,6 +127,18 @@ mod tests {
             assert!(accepts(s), "{s}");
             assert!(is_valid_email(s), "{s}");
         }
+    }
+
+    #[test]
+    fn passes_the_common_row_and_nothing_doubtful() {
+        let none = std::iter::empty::<&str>;
+        let e255 = "é".repeat(255);
+        assert!(contact_passes("john@doe.ie", ["John", &e255], ["1, 2"]));
+        assert!(!contact_passes("john@doe.ie", [&*"é".repeat(256)], none()));
+        assert!(!contact_passes("john@doe.ie", none(), ["1;2"]));
+        assert!(!contact_passes("a b@c.d", none(), none()));
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(!contact_passes(&long, none(), none()));
     }
 
     #[test]
@@ -170,6 +210,49 @@ mod tests {
         #[test]
         fn never_accepts_what_the_full_rule_rejects_on_any_ascii(s in "[ -~]{0,40}") {
             agrees(&s)?;
+        }
+
+        /// A whole row: `contact_passes` never says yes where `check_contact` refuses.
+        #[test]
+        fn contact_passes_only_what_check_contact_passes(
+            email in "[a-zA-Z0-9.@_+ -]{0,10}(@|\\.|IPv6)?[a-z.é-]{0,8}",
+            long in 250usize..260,
+            texts in proptest::collection::vec(proptest::option::of("[a-zé ]{0,3}"), 2),
+            lists in proptest::collection::vec(proptest::option::of("[0-9, ;a\t-]{0,6}"), 2),
+            bools in proptest::collection::vec(proptest::option::of(any::<bool>()), 2),
+            stretch in 0usize..3,
+        ) {
+            let mut texts = texts;
+            if stretch < 2 {
+                // Around the 255-character limit, counted in characters (é is 2 bytes).
+                let filler = if stretch == 0 { "x" } else { "é" };
+                texts[stretch] = Some(filler.repeat(long));
+            }
+            let mut map = Map::new();
+            map.insert("email".into(), Value::String(email.clone()));
+            for (key, v) in ["first_name", "last_name"].into_iter().zip(&texts) {
+                if let Some(v) = v {
+                    map.insert(key.into(), Value::String(v.clone()));
+                }
+            }
+            for (key, v) in ["tag_ids", "sequence_ids"].into_iter().zip(&lists) {
+                if let Some(v) = v {
+                    map.insert(key.into(), Value::String(v.clone()));
+                }
+            }
+            for (key, v) in ["email_marketing", "gdpr"].into_iter().zip(&bools) {
+                if let Some(v) = v {
+                    map.insert(key.into(), Value::Bool(*v));
+                }
+            }
+            let fast = contact_passes(
+                &email,
+                texts.iter().flatten().map(String::as_str),
+                lists.iter().flatten().map(String::as_str),
+            );
+            if fast {
+                prop_assert_eq!(check_contact(&map, Mode::Create), Ok(()), "{:?}", map);
+            }
         }
 
         #[test]

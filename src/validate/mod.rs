@@ -32,7 +32,7 @@ mod values;
 
 pub use values::{
     PHP_TRIM, laravel_boolean, list_is_surely_malformed, normalize, parse_bool_cell, parse_id_list,
-    php_trim,
+    php_trim, text_list_is_surely_malformed,
 };
 
 use serde_json::{Map, Value};

@@ -106,12 +106,16 @@ pub fn parse_id_list(v: &Value) -> Option<Vec<u64>> {
 pub fn list_is_surely_malformed(v: &Value) -> bool {
     match v {
         Value::Number(n) => n.as_u64().is_none(),
-        Value::String(s) => s
-            .split(',')
-            .any(|item| !php_trim(item).bytes().all(|b| b.is_ascii_digit())),
+        Value::String(s) => text_list_is_surely_malformed(s),
         Value::Null => false,
         _ => true,
     }
+}
+
+/// [`list_is_surely_malformed`] for a list sent as a JSON string.
+pub fn text_list_is_surely_malformed(s: &str) -> bool {
+    s.split(',')
+        .any(|item| !php_trim(item).bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
