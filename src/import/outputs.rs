@@ -172,7 +172,7 @@ pub fn run_header(
     mapping: String,
 ) -> RunHeader {
     // Effective values: an explicit `--delimiter ,` equals the detected comma.
-    let options = BTreeMap::from([
+    let mut options = BTreeMap::from([
         ("--map".to_string(), mapping),
         (
             "--on-exists".to_string(),
@@ -192,6 +192,10 @@ pub fn run_header(
             args.allow_resubscribe.to_string(),
         ),
     ]);
+    // Recorded only when set, so a run journaled before the flag existed still resumes.
+    if args.create_missing_sequences {
+        options.insert("--create-missing-sequences".into(), "true".into());
+    }
     RunHeader {
         version: journal::VERSION,
         input: args.input.clone(),

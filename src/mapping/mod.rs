@@ -37,11 +37,16 @@ pub enum Field {
     /// Tag names, which the API resolves or creates; not [`Field::TagIds`].
     Tags,
     SequenceIds,
+    /// Sequence names, which the API resolves or creates; not [`Field::SequenceIds`].
+    Sequences,
 }
+
+/// How many fields there are: the length of every per-field array.
+const FIELDS: usize = 9;
 
 impl Field {
     /// Order used by [`Mapping::describe`] and in messages.
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; FIELDS] = [
         Field::Email,
         Field::FirstName,
         Field::LastName,
@@ -50,6 +55,7 @@ impl Field {
         Field::TagIds,
         Field::Tags,
         Field::SequenceIds,
+        Field::Sequences,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -62,6 +68,7 @@ impl Field {
             Field::TagIds => "tag_ids",
             Field::Tags => "tags",
             Field::SequenceIds => "sequence_ids",
+            Field::Sequences => "sequences",
         }
     }
 
@@ -78,7 +85,7 @@ impl fmt::Display for Field {
 }
 
 const FIELD_LIST: &str =
-    "email, first_name, last_name, email_marketing, gdpr, tag_ids, tags, sequence_ids";
+    "email, first_name, last_name, email_marketing, gdpr, tag_ids, tags, sequence_ids, sequences";
 
 impl FromStr for Field {
     type Err = String;
@@ -211,11 +218,11 @@ enum Target {
 /// What the `--map` pairs decided, before the alias table is consulted.
 #[derive(Default)]
 struct Overridden {
-    sources: [Vec<Source>; 8],
+    sources: [Vec<Source>; FIELDS],
     /// For each column named by an override: which override, and its target.
     named_by: Vec<Option<(usize, Target)>>,
     /// The override that set each field directly, and its columns.
-    direct_by: [Option<(usize, Vec<usize>)>; 8],
+    direct_by: [Option<(usize, Vec<usize>)>; FIELDS],
     /// Columns mapped to custom fields, bound once the definitions are known.
     custom: Vec<(usize, CustomRef, String)>,
 }
@@ -224,7 +231,7 @@ struct Overridden {
 pub struct Mapping {
     headers: Vec<String>,
     /// Per field, in the order cells are tried: direct, fallbacks, negated, opt-outs.
-    sources: [Vec<Source>; 8],
+    sources: [Vec<Source>; FIELDS],
     /// A Mailchimp unsubscribed or cleaned export, recognised by this column: every row is
     /// sent with `email_marketing=false`.
     opted_out_export: Option<usize>,
@@ -487,11 +494,11 @@ fn apply_overrides(
 /// order. Returns the columns that mark an unsubscribed/cleaned export.
 fn apply_aliases(
     headers: &[String],
-    sources: &mut [Vec<Source>; 8],
+    sources: &mut [Vec<Source>; FIELDS],
     named: impl Fn(usize) -> bool,
     taken: impl Fn(Field) -> bool,
 ) -> Result<Vec<usize>, MappingError> {
-    let mut primary: [Option<usize>; 8] = [None; 8];
+    let mut primary: [Option<usize>; FIELDS] = [None; FIELDS];
     let mut opted_out_export = Vec::new();
     for (c, header) in headers.iter().enumerate() {
         if named(c) || is_own_column(header) {

@@ -289,3 +289,53 @@ fn kill_9_at_random_moments_then_resume_sets_every_value_once() {
     assert_eq!(results.len(), 300);
     assert!(results.iter().all(|r| r["_outcome"] == "created"));
 }
+
+#[test]
+fn sequences_by_name_resolve_and_missing_ones_are_created_on_request() {
+    let env = Env::new();
+    let sb = sandbox(Config {
+        seed_sequences: 2,
+        ..unlimited()
+    });
+    let input = env.write(
+        "in.csv",
+        "email,Sequences\na@example.com,\"sequence 1, Welcome\"\nb@example.com,Sequence 2\n",
+    );
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(1);
+    let first = results(&env.path("in.results.csv"));
+    assert_eq!(first[0]["_outcome"], "invalid");
+    assert!(
+        first[0]["_message"].contains("Sequence not found: Welcome (use --create-missing-sequences"),
+        "{}",
+        first[0]["_message"]
+    );
+    assert_eq!(sb.contacts().len(), 1, "only the row whose names all resolve");
+    assert_eq!(sb.contacts()[0].sequences, Some(vec![2]));
+
+    let again = env.write(
+        "again.csv",
+        "email,sequences\nc@example.com,\"Sequence 1, Welcome\"\nd@example.com,welcome\n",
+    );
+    bin(&sb)
+        .args(["import", again.to_str().unwrap(), "--rate", "unlimited"])
+        .arg("--create-missing-sequences")
+        .assert()
+        .success();
+    let welcome: Vec<u64> = sb
+        .sequences()
+        .into_iter()
+        .filter(|s| s.name == "Welcome")
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(welcome, [3], "created once, for both rows");
+    let by_email: HashMap<String, Option<Vec<u64>>> = sb
+        .contacts()
+        .into_iter()
+        .map(|c| (c.email, c.sequences))
+        .collect();
+    assert_eq!(by_email["c@example.com"], Some(vec![1, 3]));
+    assert_eq!(by_email["d@example.com"], Some(vec![3]));
+}
