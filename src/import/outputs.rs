@@ -196,6 +196,14 @@ pub fn run_header(
     if args.create_missing_sequences {
         options.insert("--create-missing-sequences".into(), "true".into());
     }
+    // Both decide which rows are numbered 1, 2, ...: a resume must read the same ones. Recorded
+    // only when set, so journals from before these flags still match a run without them.
+    if let Some(sheet) = &dialect.sheet {
+        options.insert("--sheet".to_string(), sheet.name.clone());
+    }
+    if args.skip_lines > 0 {
+        options.insert("--skip-lines".to_string(), args.skip_lines.to_string());
+    }
     RunHeader {
         version: journal::VERSION,
         input: args.input.clone(),

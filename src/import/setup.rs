@@ -67,6 +67,8 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         delimiter: args.delimiter,
         encoding: args.encoding,
         limit: args.limit,
+        skip_lines: args.skip_lines,
+        sheet: args.sheet.clone(),
         ..csv_in::Options::default()
     };
     let scan = match &source {
@@ -74,6 +76,11 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         _ => None,
     };
     let input = CsvInput::open(&source, &options)?;
+    // A spreadsheet knows its row count exactly; its line count is noise.
+    let scan = scan.map(|s| Scan {
+        records_estimate: input.exact_records().unwrap_or(s.records_estimate),
+        ..s
+    });
     let headers = input.headers().to_vec();
     let mapping = Mapping::resolve(&headers, &args.map)
         .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;
@@ -160,17 +167,18 @@ impl Plan {
     /// What to do next after a run that stopped early: the exact `--resume` command for a
     /// file; for standard input, which rows still need sending.
     pub fn next_step(&self) -> String {
-        match &self.source {
-            Source::Path(_) => format!(
-                "to continue: {}",
-                report::resume_command(&self.outputs.results)
-            ),
-            Source::Stdin => format!(
-                "standard input cannot be resumed: {} holds the outcome of every row read; \
-                 send the rows after the last one listed",
+        if self.source.is_stream() {
+            return format!(
+                "{} is read once, as it arrives, and cannot be resumed: {} holds the outcome \
+                 of every row read; send the rows after the last one listed",
+                self.source_name,
                 self.outputs.results.display()
-            ),
+            );
         }
+        format!(
+            "to continue: {}",
+            report::resume_command(&self.outputs.results)
+        )
     }
 }
 

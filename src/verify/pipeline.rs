@@ -95,7 +95,7 @@ impl RowChecks<'_> {
             false,
         );
         let (tx, mut rx) = mpsc::channel::<Vec<Result<Job, csv_in::InputError>>>(16);
-        let reader = spawn_reader(input, planner, tx, Arc::clone(shutdown));
+        let reader = spawn_reader(input, planner, tx, Arc::clone(shutdown), false);
         let width = plan.headers.len();
         let checks = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
             .flat_map(futures::stream::iter)
