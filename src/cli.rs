@@ -123,6 +123,7 @@ impl ConnectionArgs {
                 seed_contacts: 250,
                 seed_tags: 5,
                 seed_sequences: 2,
+                seed_custom_fields: sandbox::parse_custom_fields("2").unwrap_or_default(),
                 ..sandbox::Config::default()
             })
             .map_err(|e| Fatal::usage(format!("cannot start the sandbox: {e}")))?;

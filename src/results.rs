@@ -17,7 +17,7 @@ use crate::files::Output;
 /// The column the rejects file adds: why the row was rejected.
 pub const REASON_COLUMN: &str = "_reason";
 
-pub const RESULT_COLUMNS: [&str; 8] = [
+pub const RESULT_COLUMNS: [&str; 9] = [
     "_row",
     "_outcome",
     "_http_status",
@@ -26,6 +26,7 @@ pub const RESULT_COLUMNS: [&str; 8] = [
     "_details",
     "_contact_id",
     "_attempts",
+    "_steps",
 ];
 
 /// What happened to one row.
@@ -40,10 +41,13 @@ pub enum Kind {
     Failed,
     NotAttempted,
     WouldCreate,
+    /// The contact was created (or updated) but some of its custom values were not set:
+    /// `--resume` sends only the missing ones.
+    Partial,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Created,
         Kind::Exists,
         Kind::Updated,
@@ -52,6 +56,7 @@ impl Kind {
         Kind::Failed,
         Kind::NotAttempted,
         Kind::WouldCreate,
+        Kind::Partial,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +69,7 @@ impl Kind {
             Kind::Failed => "failed",
             Kind::NotAttempted => "not_attempted",
             Kind::WouldCreate => "would_create",
+            Kind::Partial => "partial",
         }
     }
 
@@ -85,7 +91,7 @@ impl Kind {
 
     /// Rows that need the user's attention, and the rejects file.
     pub fn is_reject(self) -> bool {
-        matches!(self, Kind::Invalid | Kind::Failed)
+        matches!(self, Kind::Invalid | Kind::Failed | Kind::Partial)
     }
 }
 
@@ -114,6 +120,10 @@ pub struct Outcome {
     /// `exists`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub not_stored: bool,
+    /// Every request of a multi-request row with its answer, `create 201; Company 200;
+    /// Plan 404` (`_steps`); `None` for a row of one request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<String>,
     /// A `duplicate`'s first occurrence: the collector turns it into [`Outcome::duplicate_of_failed`]
     /// when that row failed. Never journaled: resume decides duplicates afresh.
     #[serde(skip)]
@@ -131,6 +141,7 @@ impl Outcome {
             contact_id: None,
             attempts: 0,
             not_stored: false,
+            steps: None,
             duplicate_of: None,
         }
     }
@@ -248,6 +259,8 @@ impl ResultsWriter {
         if outcome.attempts > 0 {
             line.extend_from_slice(number.format(outcome.attempts).as_bytes());
         }
+        line.push(b',');
+        push_field(line, outcome.steps.as_deref().unwrap_or("").as_bytes());
         self.end_line()
     }
 
@@ -425,9 +438,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            "Email,Name,_row,_outcome,_http_status,_error_code,_message,_details,_contact_id,_attempts\n\
-             bad,,1,invalid,422,VALIDATION_ERROR,The given data was invalid,\"{\"\"email\"\":[\"\"The email must be a valid email address.\"\"]}\",,\n\
-             a@b.co,\"A, B\",2,created,201,,,,7,2\n"
+            "Email,Name,_row,_outcome,_http_status,_error_code,_message,_details,_contact_id,_attempts,_steps\n\
+             bad,,1,invalid,422,VALIDATION_ERROR,The given data was invalid,\"{\"\"email\"\":[\"\"The email must be a valid email address.\"\"]}\",,,\n\
+             a@b.co,\"A, B\",2,created,201,,,,7,2,\n"
         );
         #[cfg(unix)]
         {

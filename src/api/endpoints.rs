@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use super::client::{CallError, Client, Purpose, Resend};
 use super::paging::Page;
 use super::reply::{self, Reply};
-use super::{Contact, CreatedId, Success};
+use super::{Contact, ContactDetail, CreatedId, CustomField, CustomValueSet, Success};
 
 /// The v1 paths this tool calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,16 +31,28 @@ pub enum Endpoint {
     TagsContacts,
     /// `GET`: the tags of one contact (no `meta`).
     ContactsTags,
+    /// `GET`: every custom-field definition (no pagination, no `meta`).
+    CustomFields,
+    /// `PUT`: set one custom-field value of one contact.
+    ContactCustomField,
+    /// `POST`: create a sequence.
+    Sequence,
+    /// `GET`: every sequence ("Retrieve All Sequences": contract unseen, read tolerantly).
+    Sequences,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 10] = [
         Endpoint::Contact,
         Endpoint::Contacts,
         Endpoint::Tag,
         Endpoint::Tags,
         Endpoint::TagsContacts,
         Endpoint::ContactsTags,
+        Endpoint::CustomFields,
+        Endpoint::ContactCustomField,
+        Endpoint::Sequence,
+        Endpoint::Sequences,
     ];
 
     pub fn path(self) -> &'static str {
@@ -51,6 +63,10 @@ impl Endpoint {
             Endpoint::Tags => "tags",
             Endpoint::TagsContacts => "tags-contacts",
             Endpoint::ContactsTags => "contacts-tags",
+            Endpoint::CustomFields => "custom-fields",
+            Endpoint::ContactCustomField => "contact-custom-field",
+            Endpoint::Sequence => "sequence",
+            Endpoint::Sequences => "sequences",
         }
     }
 
@@ -125,6 +141,70 @@ impl Client {
         self.typed(
             Method::POST,
             Endpoint::Tag,
+            &[],
+            Some(body),
+            Resend::LookUpFirst,
+        )
+        .await
+    }
+
+    /// `GET /v1/custom-fields`: every definition, in one answer (§9.8: no pagination).
+    pub async fn custom_fields(&self) -> Result<Reply<Vec<CustomField>>, CallError> {
+        self.typed(
+            Method::GET,
+            Endpoint::CustomFields,
+            &[],
+            None,
+            Resend::Freely,
+        )
+        .await
+    }
+
+    /// `PUT /v1/contact-custom-field {"contact_id","custom_field_id","value"}`: sets (creates
+    /// or overwrites) one value, so a re-send after a lost answer stores the same value again
+    /// and is retried freely. 404 `NOT_FOUND`: the contact or the field does not exist.
+    pub async fn set_custom_field(
+        &self,
+        contact_id: u64,
+        custom_field_id: u64,
+        value: &str,
+    ) -> Result<Reply<CustomValueSet>, CallError> {
+        let body = serde_json::json!({
+            "contact_id": contact_id,
+            "custom_field_id": custom_field_id,
+            "value": value,
+        });
+        self.typed(
+            Method::PUT,
+            Endpoint::ContactCustomField,
+            &[],
+            Some(Bytes::from(body.to_string())),
+            Resend::Freely,
+        )
+        .await
+    }
+
+    /// `GET /v1/contact?contact_id=`: one contact with whatever the retrieve shows, custom
+    /// values included when the server sends them (an inference: see [`ContactDetail`]).
+    pub async fn contact_detail(&self, contact_id: u64) -> Result<Reply<ContactDetail>, CallError> {
+        let id = contact_id.to_string();
+        self.typed(
+            Method::GET,
+            Endpoint::Contact,
+            &[("contact_id", &id)],
+            None,
+            Resend::Freely,
+        )
+        .await
+    }
+
+    /// `POST /v1/sequence {"name"}` (§9.7). Like a tag, never re-sent after an attempt that may
+    /// have reached the server: the caller looks the name up first.
+    pub async fn create_sequence(&self, name: &str) -> Result<Reply<CreatedId>, CallError> {
+        let body = Bytes::from(serde_json::json!({ "name": name }).to_string());
+        self.typed(
+            Method::POST,
+            Endpoint::Sequence,
             &[],
             Some(body),
             Resend::LookUpFirst,

@@ -47,6 +47,8 @@ pub mod messages {
     pub const PAGE: &str = "The page must be at least 1.";
     pub const MALFORMED_JSON: &str = "Malformed JSON body";
     pub const TAG_EXISTS: &str = "A tag with this name already exists";
+    /// Documented (§9.8) for `PUT /v1/contact-custom-field`.
+    pub const CONTACT_OR_FIELD_NOT_FOUND: &str = "Contact or custom field not found";
 }
 
 /// Field -> messages, as in `error.details`. Ordered so that `_details` cells are stable.
@@ -136,7 +138,7 @@ pub struct Meta {
 /// `data` of a create: `{"id": N}` now, `{"contact_id": N}` before 2026-05-09.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedId {
-    #[serde(alias = "contact_id", alias = "tag_id")]
+    #[serde(alias = "contact_id", alias = "tag_id", alias = "sequence_id")]
     pub id: u64,
 }
 
@@ -185,6 +187,137 @@ pub struct Sequence {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
+}
+
+/// A custom-field definition (`GET /v1/custom-fields`, §9.8, documented in full): `values` is a
+/// comma-separated list of the allowed options, filled only for `select` fields. Types other
+/// than `text` and `select` are not documented: they are kept as written and treated as text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomField {
+    #[serde(alias = "custom_field_id")]
+    pub id: u64,
+    pub name: String,
+    #[serde(default = "text_type")]
+    pub r#type: String,
+    #[serde(default)]
+    pub values: Option<String>,
+}
+
+fn text_type() -> String {
+    "text".into()
+}
+
+/// The documented maximum length of a custom-field value, in characters.
+pub const CUSTOM_VALUE_MAX_CHARS: usize = 1000;
+
+impl CustomField {
+    pub fn is_select(&self) -> bool {
+        self.r#type.eq_ignore_ascii_case("select")
+    }
+
+    /// The options of a `select` field: `values` split on commas, each trimmed as the server
+    /// trims input (PHP `trim`), empty ones dropped.
+    pub fn options(&self) -> Vec<&str> {
+        self.values
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(crate::validate::php_trim)
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+
+    /// Whether the server accepts `value` (already trimmed) for this field. The docs do not say
+    /// whether a `select` value outside `values` is refused; the sandbox refuses it (Laravel's
+    /// `in` rule: exact, case-sensitive), and the importer checks the same way before sending,
+    /// so no contact is created half-filled. One definition, used by both.
+    pub fn allows(&self, value: &str) -> Result<(), String> {
+        if value.chars().count() > CUSTOM_VALUE_MAX_CHARS {
+            return Err(format!(
+                "The value must not be greater than {CUSTOM_VALUE_MAX_CHARS} characters."
+            ));
+        }
+        if self.is_select() && !self.options().contains(&value) {
+            return Err("The selected value is invalid.".into());
+        }
+        Ok(())
+    }
+}
+
+/// `data` of `PUT /v1/contact-custom-field` (§9.8): the value as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomValueSet {
+    #[serde(default)]
+    pub contact_id: Option<u64>,
+    pub custom_field_id: u64,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// One custom value of a contact as `GET /v1/contact` shows it. [INFERRED] The docs cut that
+/// response; the sandbox answers `"custom_fields": [{"id", "name", "value"}]`, and the client
+/// also reads `custom_field_id` for `id` and an object `{"Company": "Wolfeo Ltd"}` of names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomValue {
+    #[serde(default, alias = "custom_field_id")]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// A retrieved contact with its custom values (`GET /v1/contact`); `custom_fields` is `None`
+/// when the server sends none, which a caller must tell from "no values".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactDetail {
+    #[serde(flatten)]
+    pub contact: Contact,
+    #[serde(
+        default,
+        deserialize_with = "lenient_custom_values",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_fields: Option<Vec<CustomValue>>,
+}
+
+/// `[{"id","name","value"}]`, or `{"name": "value"}`; values that are numbers are read as text.
+fn lenient_custom_values<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<CustomValue>>, D::Error> {
+    let raw: Option<serde_json::Value> = Option::deserialize(d)?;
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    Ok(match raw {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Array(items)) => Some(
+            items
+                .iter()
+                .filter_map(|item| {
+                    let id = item
+                        .get("id")
+                        .or_else(|| item.get("custom_field_id"))
+                        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()));
+                    let name = item.get("name").and_then(text);
+                    let value = item.get("value").and_then(text);
+                    (id.is_some() || name.is_some()).then_some(CustomValue { id, name, value })
+                })
+                .collect(),
+        ),
+        Some(serde_json::Value::Object(map)) => Some(
+            map.iter()
+                .map(|(name, v)| CustomValue {
+                    id: None,
+                    name: Some(name.clone()),
+                    value: text(v),
+                })
+                .collect(),
+        ),
+        Some(_) => None,
+    })
 }
 
 /// Tag and sequence arrays were `["59"]` before 2026-05-09 and `[59]` after.
@@ -260,6 +393,39 @@ mod tests {
                 total: 1038
             })
         );
+    }
+
+    #[test]
+    fn custom_fields_decode_tolerantly_and_select_options_are_exact() {
+        let listed: Success<Vec<CustomField>> = serde_json::from_str(
+            r#"{ "success": true,
+              "data": [ { "id": 1, "name": "Company", "type": "text", "values": null },
+                        { "id": 2, "name": "Plan", "type": "select", "values": "Starter,Pro,Elite" } ] }"#,
+        )
+        .unwrap();
+        let (company, plan) = (&listed.data[0], &listed.data[1]);
+        assert_eq!(plan.options(), ["Starter", "Pro", "Elite"]);
+        assert!(plan.allows("Pro").is_ok() && plan.allows("pro").is_err());
+        assert!(company.allows("anything").is_ok());
+        assert!(company.allows(&"x".repeat(1001)).is_err());
+        assert!(company.allows(&"é".repeat(1000)).is_ok());
+        for body in [
+            r#"{"id":1,"email":"a@b.co","custom_fields":[{"id":1,"name":"Company","value":"W"}]}"#,
+            r#"{"id":1,"email":"a@b.co","custom_fields":[{"custom_field_id":"1","value":"W"}]}"#,
+        ] {
+            let c: ContactDetail = serde_json::from_str(body).unwrap();
+            assert_eq!(c.custom_fields.unwrap()[0].id, Some(1));
+        }
+        let named: ContactDetail =
+            serde_json::from_str(r#"{"id":1,"email":"a@b.co","custom_fields":{"Company":"W"}}"#)
+                .unwrap();
+        assert_eq!(
+            named.custom_fields.unwrap()[0].name.as_deref(),
+            Some("Company")
+        );
+        let absent: ContactDetail = serde_json::from_str(r#"{"id":1,"email":"a@b.co"}"#).unwrap();
+        assert_eq!(absent.custom_fields, None);
+        assert_eq!(absent.contact.email, "a@b.co");
     }
 
     #[test]

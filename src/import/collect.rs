@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
-use super::journal::Journal;
+use super::journal::Shared;
 use super::send::Refused;
 use crate::api::client::Client;
 use crate::csv_in::InputError;
@@ -140,7 +140,7 @@ impl Gate {
 pub struct Collector {
     results: ResultsWriter,
     rejects: RejectsWriter,
-    journal: Option<Journal>,
+    journal: Option<Shared>,
     counts: Arc<Counts>,
     next_row: u64,
     /// A write failed: nothing more is written (see [`Collector::accept`]).
@@ -156,7 +156,7 @@ impl Collector {
     pub fn new(
         results: ResultsWriter,
         rejects: RejectsWriter,
-        journal: Option<Journal>,
+        journal: Option<Shared>,
         counts: Arc<Counts>,
     ) -> Self {
         Collector {
@@ -332,7 +332,7 @@ impl Collector {
         if self.broken {
             return Ok(());
         }
-        if let Some(journal) = &mut self.journal {
+        if let Some(journal) = &self.journal {
             journal.flush()?;
         }
         self.results.flush()?;
@@ -340,7 +340,7 @@ impl Collector {
     }
 
     /// Flushes everything and hands the journal back for its end marker.
-    pub fn finish(mut self) -> std::io::Result<Option<Journal>> {
+    pub fn finish(mut self) -> std::io::Result<Option<Shared>> {
         self.flush()?;
         Ok(self.journal)
     }

@@ -8,6 +8,7 @@
 //! where the session builds its pacer.
 
 mod collect;
+mod custom;
 pub mod dedupe;
 mod dry;
 mod evidence;
@@ -19,6 +20,7 @@ mod report;
 pub(crate) mod scan;
 pub mod send;
 mod setup;
+mod steps;
 mod summary;
 pub mod tags;
 
@@ -127,6 +129,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         .as_ref()
         .map_or_else(Shutdown::new, |s| Arc::clone(s.shutdown()));
     let client = session.as_ref().map(Session::client);
+    custom::prepare(client.map(|c| &**c), &mut plan, &ui).await?;
     let tags = match (client, plan.mapping.column(Field::Tags)) {
         (Some(client), Some(column)) => Some(
             tags::prepare(
@@ -142,6 +145,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         _ => None,
     };
     let files = plan.open_files(args.dry_run)?;
+    let journal = files.journal.map(journal::Shared::new);
     report::announce(&ui, &plan);
     let ui_for_signal = Arc::clone(&ui);
     shutdown.listen_for_signals(move || {
@@ -156,6 +160,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let sender = client.map(|client| {
         Arc::new(RowSender {
             client: Arc::clone(client),
+            journal: journal.clone(),
+            shutdown: Arc::clone(&shutdown),
             on_exists: args.on_exists,
             allow_resubscribe: args.allow_resubscribe,
             run_started: plan.run_started,
@@ -168,12 +174,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         plan.run_state.previous.take(),
         args.dry_run,
     );
-    let collector = Collector::new(
-        files.results,
-        files.rejects,
-        files.journal,
-        Arc::clone(&counts),
-    );
+    let collector = Collector::new(files.results, files.rejects, journal, Arc::clone(&counts));
     let (stop, collector) = match sender {
         // Nothing to send: one thread, no async plumbing per row (see `dry`).
         None => {

@@ -199,6 +199,7 @@ pub fn run_header(
         input_hash: scan.map_or_else(String::new, |s| s.hash.clone()),
         options,
         started_at: chrono::Utc::now(),
+        custom_fields: None,
     }
 }
 

@@ -125,7 +125,7 @@ fn dispatch(
                 let (outcome, refused) = match slot {
                     None => (Outcome::new(Kind::NotAttempted), None),
                     Some(_slot) => tokio::select! {
-                        r = Purpose::Row(row).scope(sender.send(&payload)) => (r.0.with_note(payload.note.clone()), r.1),
+                        r = Purpose::Row(row).scope(sender.send(row, &payload)) => (r.0.with_note(payload.note.clone()), r.1),
                         _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
                             let mut o = Outcome::new(Kind::Failed)
                                 .with_message("interrupted while in flight; --resume will check it");

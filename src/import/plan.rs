@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::api::{Details, codes, messages};
 use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
 use crate::import::dedupe::{DupSet, Seen};
-use crate::import::journal::Previous;
+use crate::import::journal::{Previous, Progress};
+use crate::import::steps::StepValue;
 use crate::mapping::{self, Consent, Field, Mapping};
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
@@ -47,6 +49,10 @@ pub struct Payload {
     pub note: Option<String>,
     /// A previous run may already have sent this row: a 409 must be looked up, not trusted.
     pub maybe_sent_before: bool,
+    /// Non-empty custom values, checked locally, in column order: one request each.
+    pub values: Vec<StepValue>,
+    /// What earlier runs did for this row (its contact, the values they set).
+    pub progress: Option<Progress>,
 }
 
 /// Fields copied as strings, in payload order.
@@ -171,8 +177,9 @@ impl Planner {
         }
         let fields = match self.fields(&record.fields) {
             Ok(p) => p,
-            Err(outcome) => return Work::Done(outcome),
+            Err(outcome) => return Work::Done(*outcome),
         };
+        let values = self.custom_values(&record.fields);
         // The usual row passes the one-pass check on its borrowed cells; the JSON map is
         // built for the full check only when that cannot tell.
         let verdict = match self.fast && fields.surely_valid() {
@@ -184,8 +191,15 @@ impl Planner {
             let mut outcome = Outcome::new(Kind::Invalid).with_message(error.message);
             outcome.error_code = Some(error.code);
             outcome.details = error.details;
+            if let (Err(more), Some(details)) = (&values, outcome.details.as_mut()) {
+                details.extend(more.clone());
+            }
             return Work::Done(outcome.with_note(fields.note));
         }
+        let values = match values {
+            Ok(values) => values,
+            Err(details) => return Work::Done(custom_invalid(details).with_note(fields.note)),
+        };
         let email = fields.email.unwrap_or_default();
         let lower;
         let key = if email
@@ -214,6 +228,7 @@ impl Planner {
         {
             return Work::Settled(settled);
         }
+        let progress = self.previous.as_mut().and_then(|p| p.take_progress(row));
         if self.dry_run {
             return Work::Done(Outcome::new(Kind::WouldCreate).with_note(fields.note));
         }
@@ -226,7 +241,43 @@ impl Planner {
             email: email.to_string(),
             note: fields.note,
             maybe_sent_before: self.previous.as_ref().is_some_and(|p| p.maybe_sent(row)),
+            values,
+            progress,
         })
+    }
+
+    /// The row's custom values, each checked as the server checks it (at most 1000
+    /// characters; a `select` value among the field's options), so that no contact is created
+    /// and then left half-filled by a value the server was always going to refuse.
+    fn custom_values(&self, cells: &[String]) -> Result<Vec<StepValue>, Details> {
+        let mut values = Vec::new();
+        let mut refused = Details::new();
+        for (column, value) in self.mapping.custom_values(cells) {
+            let field = &column.field;
+            match field.allows(value) {
+                Ok(()) => values.push(StepValue {
+                    field_id: field.id,
+                    name: field.name.clone(),
+                    value: value.to_string(),
+                }),
+                Err(message) => {
+                    let shown = sanitize_for_message(value, 60);
+                    let why = match field.is_select() {
+                        true => format!(
+                            "{message} (\"{shown}\"; options: {})",
+                            field.options().join(", ")
+                        ),
+                        false => message,
+                    };
+                    refused.entry(field.name.clone()).or_default().push(why);
+                }
+            }
+        }
+        if refused.is_empty() {
+            Ok(values)
+        } else {
+            Err(refused)
+        }
     }
 
     /// A record the reader flagged (too many cells, an oversized cell or record).
@@ -251,7 +302,8 @@ impl Planner {
     /// about how it was read: cells trimmed, empty cells left out, recognised yes/no spellings
     /// turned into JSON booleans (opt-out columns winning), everything else as written (no
     /// numeric casting).
-    fn fields<'c>(&self, cells: &'c [String]) -> Result<Fields<'c>, Outcome> {
+    /// A row refused here (an unknown tag name) is the `Err`, boxed: it is the rare case.
+    fn fields<'c>(&self, cells: &'c [String]) -> Result<Fields<'c>, Box<Outcome>> {
         let mut notes = Vec::new();
         let email = self.mapping.text(Field::Email, cells).map(|email| {
             notes.extend(email.note);
@@ -289,7 +341,7 @@ impl Planner {
     }
 
     /// A `tags` cell of names (see [`split_tag_names`]), resolved with `GET /v1/tags`.
-    fn resolve_tags(&self, names: &str) -> Result<String, Outcome> {
+    fn resolve_tags(&self, names: &str) -> Result<String, Box<Outcome>> {
         let Some(index) = &self.tags else {
             return Ok(String::new());
         };
@@ -303,12 +355,23 @@ impl Planner {
                         sanitize_for_message(&name, 80)
                     ));
                     outcome.error_code = Some(crate::api::codes::NOT_FOUND.into());
-                    return Err(outcome);
+                    return Err(Box::new(outcome));
                 }
             }
         }
         Ok(ids.join(","))
     }
+}
+
+/// A row whose custom values the server would refuse: `invalid`, nothing sent.
+fn custom_invalid(details: Details) -> Outcome {
+    let mut outcome = Outcome::new(Kind::Invalid).with_message(format!(
+        "{} (custom field values checked locally; nothing was sent)",
+        messages::VALIDATION
+    ));
+    outcome.error_code = Some(codes::VALIDATION_ERROR.into());
+    outcome.details = Some(details);
+    outcome
 }
 
 /// Rows travel to the async side in batches: one channel hand-off (and one wake-up) per

@@ -42,6 +42,10 @@ pub fn announce(ui: &Ui, plan: &Plan) {
     if let Some(hint) = plan.mapping.consent_hint() {
         ui.info(&hint);
     }
+    let custom = super::custom::in_use(plan);
+    if !custom.is_empty() {
+        ui.info(&format!("custom fields: {custom}"));
+    }
     if let Some(previous) = &plan.run_state.previous {
         ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
@@ -100,12 +104,10 @@ impl Ending {
         };
         let sent = session.is_some_and(Session::sent);
         let fatal = fatal.map(|f| f.once_sent(sent));
-        let ended = collector
-            .finish()
-            .and_then(|mut journal| match journal.as_mut() {
-                Some(j) => j.end(state),
-                None => Ok(()),
-            });
+        let ended = collector.finish().and_then(|journal| match journal {
+            Some(j) => j.end(state),
+            None => Ok(()),
+        });
         ended.map_err(|e| io_fatal(plan.journal_path(), e).once_sent(sent))?;
         Ok(Ending { state, fatal })
     }
@@ -114,7 +116,13 @@ impl Ending {
         match (&self.fatal, self.state) {
             (Some(f), _) => f.exit(),
             (None, EndState::Interrupted) => Exit::Interrupted,
-            _ if counts.get(Kind::Invalid) + counts.get(Kind::Failed) > 0 => Exit::RowsFailed,
+            _ if counts.get(Kind::Invalid)
+                + counts.get(Kind::Failed)
+                + counts.get(Kind::Partial)
+                > 0 =>
+            {
+                Exit::RowsFailed
+            }
             _ => Exit::Ok,
         }
     }

@@ -48,6 +48,9 @@ pub struct Refused {
 
 pub struct RowSender {
     pub client: Arc<Client>,
+    /// Where custom-value steps are recorded as they happen (`None` for no journal).
+    pub journal: Option<super::journal::Shared>,
+    pub shutdown: Arc<crate::shutdown::Shutdown>,
     pub on_exists: OnExists,
     /// `--allow-resubscribe`: an update may raise consent from false to true.
     pub allow_resubscribe: bool,
@@ -64,11 +67,13 @@ enum Found {
     Unreadable(String),
 }
 
-type Sent = (Outcome, Option<Refused>);
+pub(super) type Sent = (Outcome, Option<Refused>);
 
 impl RowSender {
-    /// Sends a row. `Some(Refused)` only for 401/403; the row's own outcome is then `failed`.
-    pub async fn send(&self, payload: &Payload) -> Sent {
+    /// Sends a row's contact (the first step of a row with custom values, see
+    /// [`super::steps`]). `Some(Refused)` only for 401/403; the row's own outcome is then
+    /// `failed`.
+    pub(super) async fn send_contact(&self, payload: &Payload) -> Sent {
         let reply = match self.client.create_contact(payload.body.clone()).await {
             Ok(reply) => reply,
             Err(e) => return call_failed(e, 0, payload.maybe_sent_before),

@@ -39,8 +39,23 @@ pub struct ImportDetails {
     /// Which columns feed `email_marketing` and `gdpr`, or that the server's default applies.
     pub consent: String,
     pub unmapped_columns: Vec<String>,
+    /// One entry per column feeding a custom field, in column order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub custom_fields: Vec<CustomInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eta_seconds_at_rate: Option<f64>,
+}
+
+/// One column feeding one custom field.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct CustomInfo {
+    /// 1-based, as spreadsheets count.
+    pub column: usize,
+    pub header: String,
+    pub field_id: u64,
+    pub name: String,
+    /// `text`, `select`, or whatever the account says.
+    pub r#type: String,
 }
 
 /// How the input was read.
@@ -129,6 +144,18 @@ impl ImportDetails {
             mapping: mapped_columns(&plan.mapping, &plan.headers),
             consent: plan.mapping.consent_line(&plan.headers),
             unmapped_columns: unmapped(plan),
+            custom_fields: plan
+                .mapping
+                .custom()
+                .iter()
+                .map(|c| CustomInfo {
+                    column: c.column + 1,
+                    header: plan.headers[c.column].clone(),
+                    field_id: c.field.id,
+                    name: c.field.name.clone(),
+                    r#type: c.field.r#type.clone(),
+                })
+                .collect(),
             eta_seconds_at_rate: eta,
         }
     }
@@ -191,9 +218,10 @@ pub fn print(ui: &Ui, e: &Envelope<ImportDetails>, rate: Rate) {
         );
     }
     t.row("results", s.results.clone());
-    if s.outcomes.get("invalid").copied().unwrap_or(0)
-        + s.outcomes.get("failed").copied().unwrap_or(0)
-        > 0
+    let rejected = ["invalid", "failed", "partial"];
+    if rejected
+        .iter()
+        .any(|k| s.outcomes.get(k).copied().unwrap_or(0) > 0)
     {
         t.row("rejects", s.rejects.clone());
     }
@@ -203,6 +231,17 @@ pub fn print(ui: &Ui, e: &Envelope<ImportDetails>, rate: Rate) {
         let prefix = format!("{:17}{n} column{}: ", "", if n == 1 { "" } else { "s" });
         let line = fit_list(&prefix, &s.unmapped_columns, ui.verbose() > 0);
         t.row("unmapped", line.trim_start().to_string());
+    }
+    if !s.custom_fields.is_empty() {
+        let bound: Vec<String> = s
+            .custom_fields
+            .iter()
+            .map(|c| format!("\"{}\" -> {} (#{})", c.header, c.name, c.field_id))
+            .collect();
+        t.row(
+            "custom fields",
+            crate::text::sanitize(&bound.join(", "), 400),
+        );
     }
     t.row("dialect", s.dialect.described.clone());
     t.row(

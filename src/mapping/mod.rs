@@ -8,9 +8,12 @@
 //! "unsubscribed" can only ever lower consent, so no file is read as subscribing someone it
 //! says unsubscribed; an email column is required. Headers are matched through the alias table
 //! of [`aliases`] (real exports of Mailchimp, HubSpot, Brevo, Google, Outlook, Shopify, ...), and
-//! `--map` column names the same way. This module is independent of `csv_in`.
+//! `--map` column names the same way. Custom fields are bound in a second step, once the
+//! account's definitions are known ([`Mapping::bind_custom`], in [`custom`]). This module is
+//! independent of `csv_in`.
 
 mod aliases;
+mod custom;
 mod row;
 #[cfg(test)]
 mod tests;
@@ -20,6 +23,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use aliases::{Role, field_named, is_own_column, lookup, normalize};
+pub use custom::{CustomColumn, CustomRef};
 pub use row::Consent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -161,15 +165,60 @@ pub enum MappingError {
         headers: String,
     },
     #[error(
-        "--map \"{arg}\": unknown field \"{field}\"; fields: {FIELD_LIST}, or - to ignore the column"
+        "--map \"{arg}\": unknown field \"{field}\"; fields: {FIELD_LIST}, custom:<name> or \
+         custom:#<id> for a custom field, or - to ignore the column"
     )]
     UnknownField { arg: String, field: String },
     #[error("--map \"{arg}\": only email_marketing and gdpr hold yes/no values that ! can negate")]
     NotNegatable { arg: String },
+    #[error("--map \"{arg}\": a custom field takes one column; name one")]
+    CustomList { arg: String },
+    #[error(
+        "--map \"{arg}\": the account has no custom field {wanted}; its custom fields: {fields}"
+    )]
+    UnknownCustom {
+        arg: String,
+        wanted: String,
+        fields: String,
+    },
+    #[error(
+        "{what}: the account has several custom fields named so ({ids}); use --map \
+         \"<column>=custom:#<id>\""
+    )]
+    AmbiguousCustom { what: String, ids: String },
+    #[error(
+        "columns \"{first}\" and \"{second}\" both map to custom field {field}; keep one \
+         (--map \"{second}=-\")"
+    )]
+    CustomConflict {
+        field: String,
+        first: String,
+        second: String,
+    },
 }
 
-/// What a `--map` pair asks for: a field (possibly negated), or nothing (`-`).
-type Target = Option<(Field, bool)>;
+/// What a `--map` pair asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// `-`: leave the column out.
+    Ignore,
+    /// A contact field, negated (`!gdpr`) or not.
+    Field(Field, bool),
+    /// `custom:Name` or `custom:#12`.
+    Custom(CustomRef),
+}
+
+/// What the `--map` pairs decided, before the alias table is consulted.
+#[derive(Default)]
+struct Overridden {
+    sources: [Vec<Source>; 8],
+    /// For each column named by an override: which override, and its target.
+    named_by: Vec<Option<(usize, Target)>>,
+    /// The override that set each field directly, and its columns.
+    direct_by: [Option<(usize, Vec<usize>)>; 8],
+    /// Columns mapped to custom fields, bound once the definitions are known.
+    custom: Vec<(usize, CustomRef, String)>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
@@ -180,6 +229,12 @@ pub struct Mapping {
     /// sent with `email_marketing=false`.
     opted_out_export: Option<usize>,
     unmapped: Vec<usize>,
+    /// `--map "Col=custom:..."` pairs: column, reference, and the argument for messages.
+    custom_wanted: Vec<(usize, CustomRef, String)>,
+    /// Columns bound to custom fields, in column order (after [`Mapping::bind_custom`]).
+    custom: Vec<CustomColumn>,
+    /// Columns `--map "Col=-"` left out: never bound to a custom field by name.
+    ignored: Vec<usize>,
 }
 
 impl Mapping {
@@ -194,121 +249,15 @@ impl Mapping {
         headers: &[String],
         overrides: &[(String, String)],
     ) -> Result<Mapping, MappingError> {
-        let mut sources: [Vec<Source>; 8] = Default::default();
-        // For each column named by an override: which override, and its target.
-        let mut named_by: Vec<Option<(usize, Target)>> = vec![None; headers.len()];
-        // The override that set each field directly, and its columns.
-        let mut direct_by: [Option<(usize, Vec<usize>)>; 8] = Default::default();
-        let arg = |i: usize| {
-            let (h, f) = &overrides[i];
-            format!("{}={}", esc(h, 60), esc(f, 40))
-        };
-        for (i, (header, field)) in overrides.iter().enumerate() {
-            let target = parse_target(field.trim(), || arg(i))?;
-            let (cols, listed) = override_columns(headers, header.trim(), || arg(i))?;
-            for &c in &cols {
-                if let Some((j, prev)) = named_by[c]
-                    && prev != target
-                {
-                    return Err(MappingError::SameColumnTwice {
-                        first: arg(j),
-                        second: arg(i),
-                    });
-                }
-                named_by[c] = Some((i, target));
-            }
-            let Some((f, negated)) = target else { continue };
-            if !listed && cols.len() > 1 {
-                return Err(MappingError::DuplicateHeader {
-                    field: f,
-                    header: esc(header, 60),
-                    first: cols[0] + 1,
-                    second: cols[1] + 1,
-                });
-            }
-            if negated {
-                for &column in &cols {
-                    let s = Source {
-                        column,
-                        sense: Sense::Negated,
-                    };
-                    if !sources[f as usize].contains(&s) {
-                        sources[f as usize].push(s);
-                    }
-                }
-                continue;
-            }
-            match &direct_by[f as usize] {
-                Some((j, prev)) if *prev != cols => {
-                    return Err(MappingError::OverridesClash {
-                        field: f,
-                        first: arg(*j),
-                        second: arg(i),
-                    });
-                }
-                Some(_) => continue,
-                None => {}
-            }
-            for (k, &column) in cols.iter().enumerate() {
-                let sense = if k == 0 {
-                    Sense::Direct
-                } else {
-                    Sense::Fallback
-                };
-                sources[f as usize].push(Source { column, sense });
-            }
-            direct_by[f as usize] = Some((i, cols));
-        }
-
-        let mut primary: [Option<usize>; 8] = [None; 8];
-        let mut opted_out_export = Vec::new();
-        for (c, header) in headers.iter().enumerate() {
-            if named_by[c].is_some() || is_own_column(header) {
-                continue;
-            }
-            let Some((f, role)) = lookup(header) else {
-                continue;
-            };
-            let taken = direct_by[f as usize].is_some();
-            match role {
-                Role::Primary if taken => {}
-                Role::Primary => {
-                    if let Some(prev) = primary[f as usize] {
-                        return Err(conflict(headers, f, prev, c));
-                    }
-                    primary[f as usize] = Some(c);
-                }
-                Role::Secondary if taken => {}
-                Role::Secondary => sources[f as usize].push(Source {
-                    column: c,
-                    sense: Sense::Fallback,
-                }),
-                Role::OptOut => sources[f as usize].push(Source {
-                    column: c,
-                    sense: Sense::OptOut,
-                }),
-                Role::OptedOutExport => opted_out_export.push(c),
-            }
-        }
-        for f in Field::ALL {
-            let list = &mut sources[f as usize];
-            if let Some(column) = primary[f as usize] {
-                list.insert(
-                    0,
-                    Source {
-                        column,
-                        sense: Sense::Direct,
-                    },
-                );
-            }
-            list.sort_by_key(|s| s.sense as u8);
-            // Without a primary column, the first fallback is the field's column.
-            if let Some(first) = list.first_mut()
-                && first.sense == Sense::Fallback
-            {
-                first.sense = Sense::Direct;
-            }
-        }
+        let Overridden {
+            mut sources,
+            named_by,
+            direct_by,
+            custom,
+        } = apply_overrides(headers, overrides)?;
+        let taken = |f: Field| direct_by[f as usize].is_some();
+        let named = |c: usize| named_by[c].is_some();
+        let opted_out_export = apply_aliases(headers, &mut sources, named, taken)?;
         if sources[Field::Email as usize].is_empty() {
             return Err(MappingError::NoEmail {
                 headers: headers_seen(headers),
@@ -317,14 +266,21 @@ impl Mapping {
         let used = |c: usize| {
             sources.iter().flatten().any(|s| s.column == c)
                 || opted_out_export.contains(&c)
+                || custom.iter().any(|(column, ..)| *column == c)
                 || is_own_column(&headers[c])
         };
         let unmapped = (0..headers.len()).filter(|&c| !used(c)).collect();
+        let ignored = (0..headers.len())
+            .filter(|&c| matches!(named_by[c], Some((_, Target::Ignore))))
+            .collect();
         Ok(Mapping {
             headers: headers.to_vec(),
             sources,
             opted_out_export: opted_out_export.first().copied(),
             unmapped,
+            custom_wanted: custom,
+            custom: Vec::new(),
+            ignored,
         })
     }
 
@@ -440,6 +396,150 @@ impl Mapping {
     }
 }
 
+/// The `--map` pairs, in order: which columns each names and what they feed. A column named
+/// twice must be named for the same thing; a field set directly twice must get the same columns.
+fn apply_overrides(
+    headers: &[String],
+    overrides: &[(String, String)],
+) -> Result<Overridden, MappingError> {
+    let mut o = Overridden {
+        named_by: vec![None; headers.len()],
+        ..Overridden::default()
+    };
+    let arg = |i: usize| {
+        let (h, f) = &overrides[i];
+        format!("{}={}", esc(h, 60), esc(f, 40))
+    };
+    for (i, (header, field)) in overrides.iter().enumerate() {
+        let target = parse_target(field.trim(), || arg(i))?;
+        let (cols, listed) = override_columns(headers, header.trim(), || arg(i))?;
+        for &c in &cols {
+            if let Some((j, prev)) = &o.named_by[c]
+                && *prev != target
+            {
+                return Err(MappingError::SameColumnTwice {
+                    first: arg(*j),
+                    second: arg(i),
+                });
+            }
+            o.named_by[c] = Some((i, target.clone()));
+        }
+        let (f, negated) = match target {
+            Target::Ignore => continue,
+            Target::Custom(wanted) => {
+                if cols.len() > 1 {
+                    return Err(MappingError::CustomList { arg: arg(i) });
+                }
+                if !o.custom.iter().any(|(c, ..)| *c == cols[0]) {
+                    o.custom.push((cols[0], wanted, arg(i)));
+                }
+                continue;
+            }
+            Target::Field(f, negated) => (f, negated),
+        };
+        if !listed && cols.len() > 1 {
+            return Err(MappingError::DuplicateHeader {
+                field: f,
+                header: esc(header, 60),
+                first: cols[0] + 1,
+                second: cols[1] + 1,
+            });
+        }
+        let list = &mut o.sources[f as usize];
+        if negated {
+            for &column in &cols {
+                let s = Source {
+                    column,
+                    sense: Sense::Negated,
+                };
+                if !list.contains(&s) {
+                    list.push(s);
+                }
+            }
+            continue;
+        }
+        match &o.direct_by[f as usize] {
+            Some((j, prev)) if *prev != cols => {
+                return Err(MappingError::OverridesClash {
+                    field: f,
+                    first: arg(*j),
+                    second: arg(i),
+                });
+            }
+            Some(_) => continue,
+            None => {}
+        }
+        for (k, &column) in cols.iter().enumerate() {
+            let sense = if k == 0 {
+                Sense::Direct
+            } else {
+                Sense::Fallback
+            };
+            list.push(Source { column, sense });
+        }
+        o.direct_by[f as usize] = Some((i, cols));
+    }
+    Ok(o)
+}
+
+/// The alias table over the columns no override named: one primary column per field (a field
+/// an override set takes none), fallbacks, opt-outs; then each field's sources in reading
+/// order. Returns the columns that mark an unsubscribed/cleaned export.
+fn apply_aliases(
+    headers: &[String],
+    sources: &mut [Vec<Source>; 8],
+    named: impl Fn(usize) -> bool,
+    taken: impl Fn(Field) -> bool,
+) -> Result<Vec<usize>, MappingError> {
+    let mut primary: [Option<usize>; 8] = [None; 8];
+    let mut opted_out_export = Vec::new();
+    for (c, header) in headers.iter().enumerate() {
+        if named(c) || is_own_column(header) {
+            continue;
+        }
+        let Some((f, role)) = lookup(header) else {
+            continue;
+        };
+        let sense = match role {
+            Role::Primary | Role::Secondary if taken(f) => continue,
+            Role::Primary => {
+                if let Some(prev) = primary[f as usize] {
+                    return Err(conflict(headers, f, prev, c));
+                }
+                primary[f as usize] = Some(c);
+                continue;
+            }
+            Role::Secondary => Sense::Fallback,
+            Role::OptOut => Sense::OptOut,
+            Role::OptedOutExport => {
+                opted_out_export.push(c);
+                continue;
+            }
+        };
+        sources[f as usize].push(Source { column: c, sense });
+    }
+    for f in Field::ALL {
+        let list = &mut sources[f as usize];
+        if let Some(column) = primary[f as usize] {
+            list.insert(
+                0,
+                Source {
+                    column,
+                    sense: Sense::Direct,
+                },
+            );
+        }
+        list.sort_by_key(|s| s.sense as u8);
+        // Without a primary column, the first fallback is the field's column.
+        if let Some(first) = list.first_mut()
+            && first.sense == Sense::Fallback
+        {
+            first.sense = Sense::Direct;
+        }
+    }
+    Ok(opted_out_export)
+}
+
 fn conflict(headers: &[String], f: Field, prev: usize, c: usize) -> MappingError {
     if headers[prev].trim() == headers[c].trim() {
         MappingError::DuplicateHeader {
@@ -457,10 +557,20 @@ fn conflict(headers: &[String], f: Field, prev: usize, c: usize) -> MappingError
     }
 }
 
-/// `email`, `!email_marketing`, `-`/`ignore` (None).
+/// `email`, `!email_marketing`, `-`/`ignore`, `custom:Company`, `custom:#12`.
 fn parse_target(field: &str, arg: impl Fn() -> String) -> Result<Target, MappingError> {
     if field == "-" || field.eq_ignore_ascii_case("ignore") {
-        return Ok(None);
+        return Ok(Target::Ignore);
+    }
+    if let Some(prefix) = field.get(..7)
+        && prefix.eq_ignore_ascii_case("custom:")
+    {
+        return CustomRef::parse(&field[7..])
+            .map(Target::Custom)
+            .ok_or_else(|| MappingError::UnknownField {
+                arg: arg(),
+                field: esc(field, 40),
+            });
     }
     let (negated, name) = match field.strip_prefix('!') {
         Some(rest) => (true, rest.trim()),
@@ -473,7 +583,7 @@ fn parse_target(field: &str, arg: impl Fn() -> String) -> Result<Target, Mapping
     if negated && !f.is_consent() {
         return Err(MappingError::NotNegatable { arg: arg() });
     }
-    Ok(Some((f, negated)))
+    Ok(Target::Field(f, negated))
 }
 
 /// The columns an override names, and whether it listed several (`A,B`): the exact header

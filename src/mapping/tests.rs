@@ -231,7 +231,8 @@ fn override_errors() {
     assert_eq!(
         e.to_string(),
         "--map \"Email=emial\": unknown field \"emial\"; fields: email, first_name, last_name, \
-         email_marketing, gdpr, tag_ids, tags, sequence_ids, or - to ignore the column"
+         email_marketing, gdpr, tag_ids, tags, sequence_ids, custom:<name> or custom:#<id> for a \
+         custom field, or - to ignore the column"
     );
     let e = Mapping::resolve(&h("A,B,Email"), &ov(&[("A", "tags"), ("B", "tags")])).unwrap_err();
     assert_eq!(

@@ -60,6 +60,10 @@ pub struct SandboxArgs {
     /// Generate sequences "Sequence 1".."Sequence N".
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed_sequences: u64,
+    /// Custom-field definitions: a count N (Company, Plan (select Starter,Pro,Elite), then
+    /// "Field 3".."Field N") or "Company;Plan=Starter,Pro,Elite" (NAME=OPTIONS is a select).
+    #[arg(long, value_name = "N|SPEC")]
+    pub seed_custom_fields: Option<String>,
     /// Round created_at down to this: 1s stamps whole seconds like the documented samples
     /// (...T09:00:00.000000Z); the default keeps microseconds.
     #[arg(long, value_name = "DURATION", default_value = "1us")]
@@ -119,6 +123,12 @@ impl SandboxArgs {
             seed_contacts: self.seed_contacts,
             seed_tags: self.seed_tags,
             seed_sequences: self.seed_sequences,
+            seed_custom_fields: self
+                .seed_custom_fields
+                .as_deref()
+                .map(super::parse_custom_fields)
+                .transpose()?
+                .unwrap_or_default(),
             state_file: self.state.clone(),
             listen: self.listen,
             timestamp_resolution: {

@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::units::{parse_duration, parse_latency};
 pub use args::{SandboxArgs, run};
+pub use seed::parse_custom_fields;
 pub use throttle::{RateLimit, WindowKind};
 
 use crate::api;
@@ -80,6 +81,9 @@ pub struct Config {
     pub seed_contacts: u64,
     pub seed_tags: u64,
     pub seed_sequences: u64,
+    /// Custom-field definitions to seed: name and, for a `select` field, its comma-separated
+    /// options (`--seed-custom-fields`, parsed by [`parse_custom_fields`]).
+    pub seed_custom_fields: Vec<(String, Option<String>)>,
     /// Loaded at start if it exists (then no seed data is generated), saved on shutdown.
     pub state_file: Option<PathBuf>,
     pub listen: SocketAddr,
@@ -114,6 +118,7 @@ impl Default for Config {
             seed_contacts: 0,
             seed_tags: 0,
             seed_sequences: 0,
+            seed_custom_fields: Vec::new(),
             state_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             timestamp_resolution: Duration::from_micros(1),
@@ -140,17 +145,36 @@ pub struct Stats {
     /// `peak_window_ms` (the rate-limit window, or 60 s when the limit is off).
     pub peak_requests_per_window: u64,
     pub peak_window_ms: u64,
+    /// Requests received per route, `"PUT /v1/contact-custom-field"` (429s and 401s included;
+    /// unknown paths are not routes and are left out).
+    #[serde(default)]
+    pub requests_by_endpoint: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub custom_fields_total: u64,
+    /// Custom values held by all contacts.
+    #[serde(default)]
+    pub custom_values_total: u64,
+    #[serde(default)]
+    pub sequences_total: u64,
 }
 
 /// Lock-free counters on the hot path.
 struct Counters {
     requests: AtomicU64,
     by_status: Box<[AtomicU64; 600]>,
+    by_endpoint: Mutex<BTreeMap<String, u64>>,
     throttled: AtomicU64,
     dropped: AtomicU64,
 }
 
 impl Counters {
+    /// Called for routed requests only, so the map holds at most one entry per route.
+    fn count_endpoint(&self, method: &axum::http::Method, path: &str) {
+        let key = format!("{method} {path}");
+        let mut map = self.by_endpoint.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(key).or_default() += 1;
+    }
+
     fn record(&self, status: u16) {
         if let Some(slot) = self.by_status.get(usize::from(status)) {
             slot.fetch_add(1, Ordering::Relaxed);
@@ -192,6 +216,7 @@ impl App {
             counters: Counters {
                 requests: AtomicU64::new(0),
                 by_status: Box::new(std::array::from_fn(|_| AtomicU64::new(0))),
+                by_endpoint: Mutex::new(BTreeMap::new()),
                 throttled: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
             },
@@ -205,9 +230,16 @@ impl App {
     }
 
     fn stats(&self) -> Stats {
-        let (contacts_total, tags_total) = {
+        let (contacts_total, tags_total, custom_fields_total, custom_values_total, sequences) = {
             let store = self.store();
-            (store.contacts_total(), store.account().tags.len() as u64)
+            let account = store.account();
+            (
+                store.contacts_total(),
+                account.tags.len() as u64,
+                account.custom_fields.len() as u64,
+                store.custom_values_total(),
+                account.sequences.len() as u64,
+            )
         };
         let c = &self.counters;
         let (peak, peak_window) = self.throttle.peak();
@@ -224,6 +256,14 @@ impl App {
             dropped_total: c.dropped.load(Ordering::Relaxed),
             peak_requests_per_window: peak,
             peak_window_ms: peak_window.as_millis() as u64,
+            requests_by_endpoint: c
+                .by_endpoint
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            custom_fields_total,
+            custom_values_total,
+            sequences_total: sequences,
         }
     }
 }
@@ -252,7 +292,13 @@ pub fn spawn(config: Config) -> io::Result<SandboxHandle> {
             chrono::Utc::now(),
         ),
     };
-    let app = Arc::new(App::new(&config, Store::new(account, config.contact_cap)));
+    let mut store = Store::new(account, config.contact_cap);
+    if store.account().custom_fields.is_empty() {
+        for (name, values) in &config.seed_custom_fields {
+            store.add_custom_field(name, values.as_deref());
+        }
+    }
+    let app = Arc::new(App::new(&config, store));
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let thread = std::thread::Builder::new()
@@ -341,6 +387,37 @@ impl SandboxHandle {
     /// same over HTTP); `false` when there was none with this id.
     pub fn delete_contact(&self, id: u64) -> bool {
         self.app.store().delete(store::Ident::Id(id)).is_ok()
+    }
+
+    /// The custom-field definitions, as `GET /v1/custom-fields` lists them.
+    pub fn custom_fields(&self) -> Vec<api::CustomField> {
+        self.app.store().custom_fields()
+    }
+
+    /// Adds a definition, as the account's owner would in the dashboard; `values` (the
+    /// comma-separated options) makes it a `select` field. Returns its id.
+    pub fn add_custom_field(&self, name: &str, values: Option<&str>) -> u64 {
+        self.app.store().add_custom_field(name, values)
+    }
+
+    /// While `gone`, `PUT /v1/contact-custom-field` answers the documented 404 for this field
+    /// although the list still shows it: a field deleted after a client read the definitions.
+    pub fn set_custom_field_gone(&self, id: u64, gone: bool) {
+        self.app.store().set_field_gone(id, gone);
+    }
+
+    /// Every stored custom value: contact email -> field name -> value.
+    pub fn custom_values(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.app.store().all_custom_values()
+    }
+
+    /// How many times each (contact id, field id) value was successfully set.
+    pub fn custom_value_sets(&self) -> BTreeMap<(u64, u64), u32> {
+        self.app.store().custom_sets()
+    }
+
+    pub fn sequences(&self) -> Vec<api::Sequence> {
+        self.app.store().sequences()
     }
 
     /// Takes tag `tag` off contact `contact`, as another user of the account would; `false`

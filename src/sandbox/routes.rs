@@ -15,6 +15,8 @@
 //! shared-URI pattern). The sandbox answers 200 with the deleted contact's id, 404 `NOT_FOUND`
 //! when there is no such contact, 422 when neither identifier is given.
 
+mod custom;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -23,7 +25,7 @@ use axum::http::header::{CONTENT_TYPE, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -53,6 +55,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/contacts-tags", get(contact_tags))
         .route("/v1/tags-contacts", get(tag_contacts))
         .route("/v1/sequences", get(list_sequences))
+        .route("/v1/sequence", post(custom::create_sequence))
+        .route("/v1/custom-fields", get(custom::list_custom_fields))
+        .route("/v1/contact-custom-field", put(custom::set_custom_field))
         .route_layer(middleware::from_fn_with_state(app.clone(), gate));
     let log = app.log_requests;
     let router = Router::new()
@@ -172,6 +177,7 @@ fn api_key<'a>(headers: &'a HeaderMap, uri: &'a Uri) -> Option<std::borrow::Cow<
 }
 
 async fn gate(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    app.counters.count_endpoint(req.method(), req.uri().path());
     let decision = match api_key(req.headers(), req.uri()) {
         Some(key) if app.restricted.contains(key.as_ref()) => Err(fail(
             StatusCode::FORBIDDEN,
@@ -381,7 +387,7 @@ async fn get_contact(State(app): State<Arc<App>>, uri: Uri) -> Response {
     let Some(ident) = params::ident(&input, &mut details) else {
         return invalid(details);
     };
-    let found = app.store().find(ident).map(super::store::full_contact);
+    let found = app.store().detail(ident);
     match found {
         Some(contact) => ok(Success::new(contact)),
         None => refused(Refusal::ContactNotFound),

@@ -86,6 +86,7 @@ pub fn seed_account(
                 created_at: start + Duration::microseconds(offset),
                 tags: contact_tags,
                 sequences: contact_sequences,
+                custom: Default::default(),
             }
         })
         .collect::<Vec<_>>();
@@ -97,7 +98,41 @@ pub fn seed_account(
         contacts,
         tags,
         sequences,
+        custom_fields: Vec::new(),
     }
+}
+
+/// `--seed-custom-fields`: a count, or definitions separated by `;` where `Name=A,B,C` is a
+/// `select` field with those options. A count N gives the two documented examples (`Company`,
+/// text; `Plan`, select `Starter,Pro,Elite`) then `Field 3`..`Field N`, text.
+pub fn parse_custom_fields(spec: &str) -> Result<Vec<(String, Option<String>)>, String> {
+    if let Ok(n) = spec.trim().parse::<u64>() {
+        let documented = [
+            ("Company".to_string(), None),
+            ("Plan".to_string(), Some("Starter,Pro,Elite".to_string())),
+        ];
+        return Ok(documented
+            .into_iter()
+            .chain((3..=n).map(|i| (format!("Field {i}"), None)))
+            .take(n as usize)
+            .collect());
+    }
+    spec.split(';')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            let (name, values) = match d.split_once('=') {
+                Some((name, values)) => (name.trim(), Some(values.trim().to_string())),
+                None => (d, None),
+            };
+            if name.is_empty() || values.as_deref() == Some("") {
+                return Err(format!(
+                    "--seed-custom-fields: {d:?} is not NAME or NAME=OPTION,OPTION"
+                ));
+            }
+            Ok((name.to_string(), values))
+        })
+        .collect()
 }
 
 /// The saved account, or `None` if the file does not exist yet.
@@ -154,6 +189,18 @@ mod tests {
         assert!(a.contacts.iter().any(|c| !c.tags.is_empty()));
         let no_tags = seed_account(1, 10, 0, 0, now);
         assert!(no_tags.contacts.iter().all(|c| c.tags.is_empty()));
+    }
+
+    #[test]
+    fn custom_field_specs() {
+        let two = parse_custom_fields("2").unwrap();
+        assert_eq!(two[1], ("Plan".into(), Some("Starter,Pro,Elite".into())));
+        assert_eq!(parse_custom_fields("4").unwrap()[3].0, "Field 4");
+        assert_eq!(parse_custom_fields("0").unwrap(), []);
+        let named = parse_custom_fields("Company Name; Tier=Gold, Silver").unwrap();
+        assert_eq!(named[0], ("Company Name".into(), None));
+        assert_eq!(named[1], ("Tier".into(), Some("Gold, Silver".into())));
+        assert!(parse_custom_fields("Tier=").is_err());
     }
 
     #[test]

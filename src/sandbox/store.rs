@@ -8,7 +8,10 @@
 //! binary searches and a slice. The whole store sits behind one mutex in `App`; every method here is synchronous so
 //! the lock can never be held across an `.await`.
 
-use std::collections::{BTreeSet, HashMap};
+mod custom;
+pub use custom::SetRefusal;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,6 +29,9 @@ pub struct ContactRec {
     pub created_at: DateTime<Utc>,
     pub tags: Vec<u64>,
     pub sequences: Vec<u64>,
+    /// Custom values by field id (`PUT /v1/contact-custom-field`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub custom: BTreeMap<u64, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +55,9 @@ pub struct Account {
     pub contacts: Vec<ContactRec>,
     pub tags: Vec<TagRec>,
     pub sequences: Vec<SequenceRec>,
+    /// Custom-field definitions (`--seed-custom-fields`); state files from before them load.
+    #[serde(default)]
+    pub custom_fields: Vec<api::CustomField>,
     pub next_contact_id: u64,
     pub next_tag_id: u64,
     pub next_sequence_id: u64,
@@ -91,6 +100,11 @@ pub struct Store {
     tag_members: HashMap<u64, BTreeSet<u64>>,
     tag_names: HashMap<String, u64>,
     cap: Option<u64>,
+    /// Successful sets per (contact, field): what a test checks "set once" against.
+    custom_sets: HashMap<(u64, u64), u32>,
+    /// Fields answered 404 on set although listed (a field deleted after a client listed the
+    /// definitions); a test hook, never saved.
+    gone_fields: HashSet<u64>,
 }
 
 impl Store {
@@ -125,6 +139,8 @@ impl Store {
                 .collect(),
             account,
             cap,
+            custom_sets: HashMap::new(),
+            gone_fields: HashSet::new(),
         };
         for (pos, c) in store.account.contacts.iter().enumerate() {
             store.by_id.insert(c.id, pos);
@@ -191,6 +207,7 @@ impl Store {
             created_at,
             tags: f.tags,
             sequences: f.sequences,
+            custom: BTreeMap::new(),
         });
         Ok(id)
     }
@@ -427,7 +444,7 @@ fn list_item(c: &ContactRec) -> api::Contact {
 }
 
 /// Retrieve and update return the lists too, as integer arrays.
-pub fn full_contact(c: &ContactRec) -> api::Contact {
+fn full_contact(c: &ContactRec) -> api::Contact {
     api::Contact {
         tags: Some(c.tags.clone()),
         sequences: Some(c.sequences.clone()),

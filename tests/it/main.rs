@@ -4,6 +4,7 @@
 mod accounts;
 mod cli;
 mod consent;
+mod custom;
 mod dupes;
 mod engine;
 mod export;

@@ -88,6 +88,14 @@ pub fn admit(
     let finished = previous.finished();
     if how.resume {
         match previous.mismatch(current) {
+            None if finished && previous.partial() > 0 => {
+                ui.info(&format!(
+                    "the run that wrote {results} finished; its {} partial rows get their \
+                     missing custom values, the other outcomes are reported as recorded",
+                    previous.partial()
+                ));
+                return Ok(Some(previous));
+            }
             None if finished => {
                 ui.info(&format!(
                     "the run that wrote {results} finished; nothing is sent again, its \

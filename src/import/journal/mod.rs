@@ -3,7 +3,8 @@
 //! `<results>.journal` is a JSON-lines file of tagged records (format 2):
 //! `{"t":"header","version":2,...}` (what was imported and with which options that change what
 //! is sent), then `{"t":"row","row":N,...}` per outcome in the order outcomes arrived,
-//! `{"t":"step","row":N,"step":NAME,...}` for the requests of a multi-request row, and
+//! `{"t":"step","row":N,"step":NAME,...}` for the requests of a multi-request row ([`step`],
+//! written and flushed by the sender the moment each answer is known, before the row's record), and
 //! `{"t":"end","state":...}` when a run stops in an orderly way (a resumed run appends after
 //! it). Records are appended as soon as the collector has them and flushed whenever it runs out
 //! of ready outcomes, so a `kill -9` loses at most the requests in flight.
@@ -16,11 +17,13 @@
 //! cannot remove) and a `flock` on the journal. Reading a resumed run keeps 9 bytes a row in
 //! memory and fetches settled outcomes from the file on demand.
 //!
-//! Who calls it: [`super::run`] locks and admits ([`admit`]), the collector records.
+//! Who calls it: [`super::run`] locks and admits ([`admit`]), the collector records rows and
+//! the senders record steps, through one [`Shared`] writer.
 
 mod admit;
 mod lock;
 mod read;
+pub mod step;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +31,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -36,6 +40,7 @@ use crate::results::Outcome;
 pub use admit::{Admission, admit};
 pub use lock::Lock;
 pub use read::{Found, Previous};
+pub use step::{Progress, Step};
 
 pub const VERSION: u32 = 2;
 
@@ -51,6 +56,10 @@ pub struct RunHeader {
     /// `--delimiter`, ... A resume must have the same values.
     pub options: BTreeMap<String, String>,
     pub started_at: DateTime<Utc>,
+    /// Which columns feed which custom fields, by name (`Mapping::describe_custom`); known
+    /// only once the definitions are fetched, so checked apart from `options` on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_fields: Option<String>,
 }
 
 impl RunHeader {
@@ -80,9 +89,8 @@ enum Record<'a> {
     },
     Step {
         row: u64,
-        step: &'a str,
         #[serde(flatten)]
-        outcome: &'a Outcome,
+        step: &'a Step,
     },
     End {
         state: EndState,
@@ -146,8 +154,8 @@ impl Journal {
 
     /// One request of a multi-request row (create, then set fields, ...); the row's final
     /// outcome is still recorded with [`Journal::record`].
-    pub fn step(&mut self, row: u64, step: &str, outcome: &Outcome) -> io::Result<()> {
-        self.line(&Record::Step { row, step, outcome })
+    pub fn step(&mut self, row: u64, step: &Step) -> io::Result<()> {
+        self.line(&Record::Step { row, step })
     }
 
     /// The end record, synced. Fails if the journal's path no longer names the file written
@@ -179,5 +187,74 @@ impl Journal {
     fn line(&mut self, value: &Record<'_>) -> io::Result<()> {
         serde_json::to_writer(&mut self.out, value)?;
         self.out.write_all(b"\n")
+    }
+}
+
+/// The run's one journal writer, shared by the collector (rows) and the senders (steps). The
+/// lock is held only for a synchronous write, never across an await. A step that cannot be
+/// written poisons the writer: the collector's next record fails with that error and stops
+/// the run, as any unwritable journal does.
+#[derive(Clone)]
+pub struct Shared {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    journal: Journal,
+    failed: Option<String>,
+}
+
+impl Shared {
+    pub fn new(journal: Journal) -> Shared {
+        Shared {
+            inner: Arc::new(Mutex::new(Inner {
+                journal,
+                failed: None,
+            })),
+        }
+    }
+
+    /// A panic while holding the lock cannot leave a half-written line that a later write
+    /// would glue onto: every write is one `write_all` of a complete line into the buffer.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check(inner: &Inner) -> io::Result<()> {
+        match &inner.failed {
+            Some(why) => Err(io::Error::other(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub fn record(&self, row: u64, outcome: &Outcome) -> io::Result<()> {
+        let mut inner = self.lock();
+        Shared::check(&inner)?;
+        inner.journal.record(row, outcome)
+    }
+
+    /// A step, written through to the file at once: a `kill -9` after this returns cannot
+    /// make a resume send the request again.
+    pub fn step(&self, row: u64, step: &Step) -> io::Result<()> {
+        let mut inner = self.lock();
+        Shared::check(&inner)?;
+        let written = inner.journal.step(row, step);
+        let written = written.and_then(|()| inner.journal.flush());
+        if let Err(e) = &written {
+            inner.failed = Some(format!("recording a step of row {row}: {e}"));
+        }
+        written
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        let mut inner = self.lock();
+        Shared::check(&inner)?;
+        inner.journal.flush()
+    }
+
+    pub fn end(&self, state: EndState) -> io::Result<()> {
+        let mut inner = self.lock();
+        Shared::check(&inner)?;
+        inner.journal.end(state)
     }
 }

@@ -8,11 +8,13 @@
 //! read: bytes after the last newline are a torn tail ([`Previous::valid_len`] ends before it).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 
 use serde::Deserialize;
 
+use super::step::{Progress, Step};
 use super::{EndState, RunHeader, VERSION};
 use crate::results::{Kind, Outcome};
 
@@ -39,6 +41,11 @@ pub struct Previous {
     offsets: Vec<u64>,
     kinds: Vec<u8>,
     settled: usize,
+    /// Rows recorded `partial` last.
+    partial: usize,
+    /// Steps of rows not settled yet (a row's final record drops its entry), so memory grows
+    /// with the rows left unfinished, not with the file.
+    progress: HashMap<u64, Progress>,
     window: RefCell<Window>,
 }
 
@@ -57,6 +64,13 @@ struct Peek {
     version: Option<u32>,
     #[serde(default)]
     not_stored: bool,
+}
+
+#[derive(Deserialize)]
+struct StepRecord {
+    row: u64,
+    #[serde(flatten)]
+    step: Step,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +101,8 @@ pub fn scan(file: &File) -> io::Result<Found> {
         offsets: Vec::new(),
         kinds: Vec::new(),
         settled: 0,
+        partial: 0,
+        progress: HashMap::new(),
         window: RefCell::new(Window::new(file)?),
     };
     let mut rows_seen: u64 = 0;
@@ -103,9 +119,20 @@ pub fn scan(file: &File) -> io::Result<Found> {
                     return Err(bad(number, line));
                 }
                 previous.set(row, offset, kind, peek.not_stored);
+                if kind.is_final() {
+                    previous.progress.remove(&row);
+                }
                 previous.end = None;
             }
-            (Some("step"), Some(_), _, _) => {}
+            (Some("step"), Some(_), _, _) => {
+                let record: StepRecord =
+                    serde_json::from_slice(line).map_err(|_| bad(number, line))?;
+                previous
+                    .progress
+                    .entry(record.row)
+                    .or_default()
+                    .add(record.step);
+            }
             (Some("end"), _, _, Some(state)) => previous.end = Some(state),
             (Some("resume"), _, _, _) => {
                 previous.unclean |= previous.end.is_none();
@@ -116,11 +143,12 @@ pub fn scan(file: &File) -> io::Result<Found> {
     }
     previous.valid_len = lines.valid_len;
     previous.unclean |= previous.end.is_none();
-    previous.settled = previous
-        .kinds
-        .iter()
-        .filter(|&&k| k != NO_KIND && Kind::ALL[(k & !NOT_STORED) as usize].is_final())
-        .count();
+    let kind_of = |k: u8| Kind::ALL[(k & !NOT_STORED) as usize];
+    let recorded = previous.kinds.iter().filter(|&&k| k != NO_KIND);
+    previous.settled = recorded.clone().filter(|&&k| kind_of(k).is_final()).count();
+    previous.partial = recorded.filter(|&&k| kind_of(k) == Kind::Partial).count();
+    // Steps of a row whose contact step never succeeded hold nothing a resume can use.
+    previous.progress.retain(|_, p| p.has_contact());
     Ok(Found::Run(Box::new(previous)))
 }
 
@@ -176,11 +204,23 @@ impl Previous {
         self.settled
     }
 
+    /// Rows whose last record is `partial`: their contact exists, some values are missing.
+    pub fn partial(&self) -> usize {
+        self.partial
+    }
+
+    /// What earlier runs did for an unsettled row of several requests: the contact it created
+    /// and the values it set. Taken once, when the planner reaches the row.
+    pub fn take_progress(&mut self, row: u64) -> Option<Progress> {
+        self.progress.remove(&row)
+    }
+
     /// The outcome to replay for `row` instead of sending it: a settled one, or for a finished
-    /// run any recorded one (resuming a finished run sends nothing).
+    /// run any recorded one (resuming a finished run sends nothing) except a `partial` row,
+    /// whose missing values a resume sends.
     pub fn settled_outcome(&self, row: u64) -> Option<Outcome> {
         let kind = self.kind(row)?;
-        if !kind.is_final() && !self.finished() {
+        if !kind.is_final() && (!self.finished() || kind == Kind::Partial) {
             return None;
         }
         let offset = self.offsets[row as usize];

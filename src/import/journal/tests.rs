@@ -17,6 +17,7 @@ fn header() -> RunHeader {
             ("--encoding".into(), "auto".into()),
         ]),
         started_at: Utc::now(),
+        custom_fields: None,
     }
 }
 
@@ -61,13 +62,74 @@ fn created(id: u64) -> Outcome {
     o
 }
 
+fn create_step(id: u64) -> Step {
+    Step {
+        step: step::CREATE.into(),
+        field_id: None,
+        ok: true,
+        http_status: Some(201),
+        error_code: None,
+        message: None,
+        attempts: 1,
+        contact: Some(created(id)),
+    }
+}
+
+fn field_step(name: &str, status: u16) -> Step {
+    Step {
+        step: name.into(),
+        field_id: Some(1),
+        ok: status == 200,
+        http_status: Some(status),
+        error_code: None,
+        message: None,
+        attempts: 1,
+        contact: None,
+    }
+}
+
+#[test]
+fn steps_rebuild_the_progress_of_unsettled_rows_only() {
+    let d = Dir::new();
+    let (mut lock, _) = d.lock();
+    let mut j = Journal::start(&mut lock, &header()).unwrap();
+    // Row 1 finished all its steps; row 2 stopped after one value (killed); row 3 is
+    // partial and the run completed.
+    j.step(1, &create_step(5)).unwrap();
+    j.step(1, &field_step("Company", 200)).unwrap();
+    j.record(1, &created(5)).unwrap();
+    j.step(2, &create_step(6)).unwrap();
+    j.step(2, &field_step("Company", 200)).unwrap();
+    j.step(3, &create_step(7)).unwrap();
+    j.step(3, &field_step("Plan", 404)).unwrap();
+    let mut partial = created(7);
+    partial.kind = Kind::Partial;
+    j.record(3, &partial).unwrap();
+    j.end(EndState::Completed).unwrap();
+    drop((j, lock));
+    let mut p = d.previous();
+    assert_eq!(p.partial(), 1);
+    assert_eq!(
+        p.settled_outcome(3),
+        None,
+        "a partial row is resumed, even finished"
+    );
+    assert_eq!(p.take_progress(1), None, "settled: no progress kept");
+    let two = p.take_progress(2).unwrap();
+    assert_eq!(two.contact, Some(created(6)));
+    assert_eq!(two.done, ["Company"]);
+    let three = p.take_progress(3).unwrap();
+    assert!(three.has_contact() && three.done.is_empty());
+    assert_eq!(three.history, ["create 201", "Plan 404"]);
+}
+
 #[test]
 fn every_line_is_a_tagged_record() {
     let d = Dir::new();
     let (mut lock, _) = d.lock();
     let mut j = Journal::start(&mut lock, &header()).unwrap();
     j.record(1, &created(5)).unwrap();
-    j.step(2, "create", &created(6)).unwrap();
+    j.step(2, &create_step(6)).unwrap();
     j.end(EndState::Completed).unwrap();
     let text = std::fs::read_to_string(d.journal()).unwrap();
     let tags: Vec<String> = text
