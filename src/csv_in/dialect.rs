@@ -1,17 +1,21 @@
-//! Sniffing what kind of file this is before parsing it: binary formats people save by
-//! mistake (xlsx, xls, gzip), Excel's `sep=` line, the delimiter, and line counting. Called by
+//! Sniffing what kind of file this is before parsing it: binary formats that cannot be read
+//! from a stream (xlsx, xls) or at all (gzip), Excel's `sep=` line, the delimiter, and line counting. Called by
 //! [`super::CsvInput::open`] on the first 64 KiB it buffers.
 
 use csv_core::{ReadFieldResult, ReaderBuilder};
 
 use super::{DelimiterSource, SAMPLE_ROWS};
 
+/// Binary formats met where CSV text was expected. A spreadsheet given as a regular file never
+/// gets here (it is read as one); from a pipe or standard input it cannot be, since its zip or
+/// OLE container needs seeking.
 pub(super) fn binary_kind(head: &[u8]) -> Option<(&'static str, &'static str)> {
-    const SAVE: &str = "save it from the spreadsheet as \"CSV UTF-8\" first";
+    const SHEET: &str = "a spreadsheet is read from a file path, not from a pipe or standard \
+                         input: pass the file's name";
     if head.starts_with(b"PK\x03\x04") {
-        Some(("a zip archive (an .xlsx or .ods spreadsheet?)", SAVE))
+        Some(("a zip archive (an .xlsx or .ods spreadsheet?)", SHEET))
     } else if head.starts_with(b"\xD0\xCF\x11\xE0") {
-        Some(("an old Excel .xls file", SAVE))
+        Some(("an old Excel .xls file", SHEET))
     } else if head.starts_with(b"\x1F\x8B") {
         Some(("a gzip-compressed file", "decompress it first"))
     } else {

@@ -41,6 +41,13 @@ pub enum RecordProblem {
         bytes: usize,
         limit: usize,
     },
+    /// A spreadsheet cell holds an error value (`#N/A`, `#REF!`, ...), usually a formula that
+    /// failed: there is no value to send. The cell reads as the error's text.
+    CellError {
+        /// 0-based.
+        column: usize,
+        error: &'static str,
+    },
 }
 
 impl RecordProblem {
@@ -60,6 +67,19 @@ impl RecordProblem {
             RecordProblem::RecordTooLong { bytes, limit } => {
                 format!("row is {bytes} bytes, over the {limit}-byte row limit")
             }
+            RecordProblem::CellError { column, error } => format!(
+                "{} holds the spreadsheet error {error} (a formula that failed?): no value \
+                 to send",
+                column_label(headers, column)
+            ),
+        }
+    }
+
+    /// The results file's `_error_code` for a row with this problem.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RecordProblem::CellError { .. } => "CELL_ERROR",
+            _ => "MALFORMED_ROW",
         }
     }
 }
@@ -136,10 +156,39 @@ pub enum InputError {
         line: u64,
         detail: String,
     },
+    /// A spreadsheet the reader cannot open or read (damaged, encrypted, not one after all).
+    #[error("{name}: cannot read this {format} spreadsheet: {detail}")]
+    Spreadsheet {
+        name: String,
+        format: &'static str,
+        detail: String,
+    },
+    #[error("{name}: no sheet named \"{sheet}\"; its sheets are: {}", list_sheets(.sheets))]
+    UnknownSheet {
+        name: String,
+        sheet: String,
+        sheets: Vec<String>,
+    },
+    /// A flag that applies to one kind of input given with the other (`--sheet` with a CSV,
+    /// `--delimiter` with a spreadsheet).
+    #[error("{name}: {flag} does not apply to {what}")]
+    NotApplicable {
+        name: String,
+        flag: &'static str,
+        what: &'static str,
+    },
     #[error(
         "{name}: invalid delimiter {delimiter:?}: use a single ASCII character other than a quote or a line break"
     )]
     BadDelimiter { name: String, delimiter: char },
+}
+
+fn list_sheets(sheets: &[String]) -> String {
+    let quoted: Vec<String> = sheets
+        .iter()
+        .map(|s| format!("\"{}\"", sanitize_for_message(s, 80)))
+        .collect();
+    quoted.join(", ")
 }
 
 fn where_(record: Option<u64>, line: u64) -> String {

@@ -11,14 +11,17 @@
 //! whole-file problems are an [`InputError`]; no input makes it panic.
 //! Parsing is `csv_core`'s RFC 4180 dialect (the `csv` crate's defaults),
 //! driven field by field so over-long cells are skipped, not buffered.
+//! A spreadsheet file (`.xlsx`, `.xls`, `.ods`, told by its first bytes) is read by
+//! [`sheet`] instead and handed over as the same records, so callers never
+//! know the difference beyond [`CsvInput::dialect`] (which names the sheet).
 
 use std::fmt;
 use std::io::{self, Read};
 
-use csv_core::{ReadFieldResult, Reader as CoreReader, ReaderBuilder};
+use csv_core::{ReadFieldResult, Reader as CoreReader};
 
 mod dialect;
-use dialect::{binary_kind, count_lines, detect_delimiter, parse_sep_line, valid_delimiter};
+use dialect::count_lines;
 
 /// Input buffer size; also the size of the sample used for delimiter detection.
 const BUF_SIZE: usize = 64 * 1024;
@@ -30,10 +33,12 @@ const SAMPLE_ROWS: usize = 20;
 pub const MAX_COLUMNS: usize = 65_536;
 
 mod errors;
+mod open;
+mod sheet;
+pub use sheet::is_spreadsheet;
 mod source;
 pub use errors::{InputError, Record, RecordProblem};
-use source::decode;
-pub use source::{DelimiterSource, Dialect, Encoding, Options, Source, is_utf16};
+pub use source::{DelimiterSource, Dialect, Encoding, Options, Sheet, Source, is_utf16};
 
 pub struct CsvInput {
     name: String,
@@ -58,6 +63,10 @@ pub struct CsvInput {
     prev_cr: bool,
     records: u64,
     limit: Option<u64>,
+    /// Set for a spreadsheet: records come from its sheet, and the CSV state above is idle.
+    sheet: Option<Box<sheet::SheetInput>>,
+    /// A spreadsheet knows its record count up front.
+    exact_records: Option<u64>,
 }
 
 impl fmt::Debug for CsvInput {
@@ -72,37 +81,6 @@ impl fmt::Debug for CsvInput {
 }
 
 impl CsvInput {
-    /// Opens the source, settles the dialect and reads the header row.
-    pub fn open(source: &Source, opts: &Options) -> Result<CsvInput, InputError> {
-        let name = source.display_name();
-        match source {
-            Source::Path(p) => match std::fs::File::open(p) {
-                Ok(f) => {
-                    // A FIFO, `<(...)` or a device delivers rows as they come, like stdin.
-                    let stream = !f.metadata().is_ok_and(|m| m.is_file());
-                    Self::build(name, Box::new(f), opts, BUF_SIZE, stream)
-                }
-                Err(error) => Err(InputError::Open { name, error }),
-            },
-            Source::Stdin => Self::build(name, Box::new(io::stdin()), opts, BUF_SIZE, true),
-        }
-    }
-
-    /// Same as [`CsvInput::open`] for any byte stream (tests, pipes, archives).
-    pub fn from_reader<R: Read + Send + 'static>(
-        name: &str,
-        reader: R,
-        opts: &Options,
-    ) -> Result<CsvInput, InputError> {
-        Self::build(
-            sanitize_for_message(name, 4096),
-            Box::new(reader),
-            opts,
-            BUF_SIZE,
-            false,
-        )
-    }
-
     /// Whether the buffer holds the end of a line: if not, the next record may wait on the
     /// producer, so a caller batching rows should hand over what it has first.
     pub fn line_buffered(&self) -> bool {
@@ -121,6 +99,11 @@ impl CsvInput {
         &self.name
     }
 
+    /// How many records there are, when known before reading them (a spreadsheet).
+    pub fn exact_records(&self) -> Option<u64> {
+        self.exact_records
+    }
+
     /// Reads the next record into `rec` (reusing its allocations). Ok(false)
     /// at end of file. After an `Err`, every later call returns Ok(false).
     pub fn read_record(&mut self, rec: &mut Record) -> Result<bool, InputError> {
@@ -131,7 +114,11 @@ impl CsvInput {
             rec.problem = None;
             return Ok(false);
         }
-        match self.read_into(rec, Some(expected), Some(number)) {
+        let read = match self.sheet.as_deref_mut() {
+            Some(sheet) => Ok(sheet.read(rec)),
+            None => self.read_into(rec, Some(expected), Some(number)),
+        };
+        match read {
             Ok(true) => {
                 self.records = number;
                 rec.number = number;
@@ -147,151 +134,6 @@ impl CsvInput {
                 Err(e)
             }
         }
-    }
-
-    fn build(
-        name: String,
-        mut raw: Box<dyn Read + Send>,
-        opts: &Options,
-        buf_size: usize,
-        stream: bool,
-    ) -> Result<CsvInput, InputError> {
-        if let Some(d) = opts.delimiter
-            && !valid_delimiter(d)
-        {
-            return Err(InputError::BadDelimiter {
-                name,
-                delimiter: d as char,
-            });
-        }
-        // BOMs and binary signatures are facts about raw bytes, so look
-        // before any decoder touches them, then put the bytes back in front.
-        let mut head = [0u8; 4];
-        let n = read_up_to(&mut raw, &mut head).map_err(|error| InputError::Read {
-            name: name.clone(),
-            line: 1,
-            error,
-        })?;
-        let head = &head[..n];
-        if let Some((what, hint)) = binary_kind(head) {
-            return Err(InputError::NotText { name, what, hint });
-        }
-        let (reader, encoding, bom) = decode(&name, head, raw, opts.encoding)?;
-        let mut this = CsvInput {
-            name,
-            reader,
-            buf: vec![0; buf_size.max(1)],
-            pos: 0,
-            end: 0,
-            eof: false,
-            failed: false,
-            decoded: encoding != "UTF-8" || opts.encoding.is_some_and(|e| e != Encoding::Utf8),
-            core: CoreReader::new(),
-            out: vec![0; opts.max_field_bytes.saturating_add(1).min(256)],
-            headers: Vec::new(),
-            dialect: Dialect {
-                delimiter: b',',
-                delimiter_source: DelimiterSource::Default,
-                encoding,
-                bom,
-                crlf: false,
-            },
-            max_field: opts.max_field_bytes,
-            max_record: opts.max_record_bytes,
-            lines: 0,
-            prev_cr: false,
-            records: 0,
-            limit: opts.limit,
-        };
-        this.fill_sample(opts.delimiter.is_some(), stream)?;
-        let sep = parse_sep_line(&this.buf[..this.end], this.eof);
-        if let Some((_, used)) = sep {
-            count_lines(&this.buf[..used], &mut this.lines, &mut this.prev_cr);
-            this.pos = used;
-        }
-        let (delimiter, source) = match (opts.delimiter, sep) {
-            (Some(d), _) => (d, DelimiterSource::Flag),
-            (None, Some((d, _))) => (d, DelimiterSource::SepLine),
-            (None, None) => detect_delimiter(&this.buf[this.pos..this.end], this.eof),
-        };
-        this.dialect.delimiter = delimiter;
-        this.dialect.delimiter_source = source;
-        this.core = ReaderBuilder::new().delimiter(delimiter).build();
-
-        this.read_header()?;
-        Ok(this)
-    }
-
-    /// Reads the header row into `headers`: a damaged or absurdly wide header is fatal, since
-    /// every row is read against it. Also notes whether the file ends its lines with CR LF.
-    fn read_header(&mut self) -> Result<(), InputError> {
-        let mut header = Record::default();
-        if !self.read_into(&mut header, None, None)? {
-            return Err(InputError::Empty {
-                name: self.name.clone(),
-            });
-        }
-        if let Some(p) = header.problem {
-            let detail = match p {
-                RecordProblem::FieldTooLong {
-                    column,
-                    bytes,
-                    limit,
-                } => format!(
-                    "column {} is {bytes} bytes, over the {limit}-byte cell limit",
-                    column + 1
-                ),
-                other => other.message(&[]),
-            };
-            return Err(InputError::BadHeader {
-                name: self.name.clone(),
-                line: header.line,
-                detail,
-            });
-        }
-        if header.fields.len() >= MAX_COLUMNS {
-            return Err(InputError::BadHeader {
-                name: self.name.clone(),
-                line: header.line,
-                detail: format!("it has {MAX_COLUMNS} columns or more"),
-            });
-        }
-        self.dialect.crlf = self.pos > 0 && self.buf[self.pos - 1] == b'\r'
-            || self.buf[..self.pos].ends_with(b"\r\n");
-        self.headers = header.fields;
-        Ok(())
-    }
-
-    /// Buffers the sample that delimiter detection looks at; the sample is then parsed from
-    /// the same buffer, so stdin works too. It never waits for more than it needs, so rows from
-    /// a slow producer (`producer | wolfeo-bulk import -`) start flowing at once: the first
-    /// line is enough when `--delimiter` is given; otherwise the header and [`SAMPLE_ROWS`]
-    /// records, or, from a stream, whatever complete lines the producer has written so far.
-    fn fill_sample(&mut self, delimiter_given: bool, stream: bool) -> Result<(), InputError> {
-        while self.end < self.buf.len() {
-            let room = self.buf.len() - self.end;
-            let n = match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(error) => return Err(self.read_error(error)),
-            };
-            self.end += n;
-            let sample = &self.buf[..self.end];
-            if !sample.contains(&b'\n') {
-                continue;
-            }
-            if delimiter_given
-                || (stream && n < room)
-                || dialect::field_counts(sample, false, b',').len() > SAMPLE_ROWS
-            {
-                break;
-            }
-        }
-        Ok(())
     }
 
     /// Refills the empty buffer; Ok(false) at end of input.

@@ -178,6 +178,11 @@ pub struct Options {
     pub max_record_bytes: usize,
     /// `--limit`: read no record past this many (the rest of the input is never read).
     pub limit: Option<u64>,
+    /// `--skip-lines`: title lines (CSV) or rows (spreadsheet) above the header, counted after
+    /// a `sep=` line. Blank lines are skipped anyway, counted or not.
+    pub skip_lines: u64,
+    /// `--sheet`: a spreadsheet's sheet by name (default: the first visible worksheet).
+    pub sheet: Option<String>,
 }
 
 impl Default for Options {
@@ -188,6 +193,8 @@ impl Default for Options {
             max_field_bytes: 1 << 20,
             max_record_bytes: 4 << 20,
             limit: None,
+            skip_lines: 0,
+            sheet: None,
         }
     }
 }
@@ -209,10 +216,32 @@ pub struct Dialect {
     /// The header row ended with CR LF (a file from Windows or Excel): files written back for
     /// the user (rejects) end their lines the same way.
     pub crlf: bool,
+    /// Set when the input is a spreadsheet: the rows come from this sheet, and files written
+    /// back for the user are CSV (UTF-8 with a BOM, commas, CR LF, as Excel reads them).
+    pub sheet: Option<Sheet>,
+}
+
+/// The sheet a spreadsheet input is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sheet {
+    /// `xlsx`, `xls`, `xlsb` or `ods`.
+    pub format: &'static str,
+    pub name: String,
+    /// 1-based position among the workbook's sheets, and how many it has.
+    pub position: usize,
+    pub count: usize,
 }
 
 impl fmt::Display for Dialect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.sheet {
+            let name = sanitize_for_message(&s.name, 80);
+            return write!(
+                f,
+                "{} sheet \"{name}\" ({} of {}); rejects are written as CSV",
+                s.format, s.position, s.count
+            );
+        }
         let from = match self.delimiter_source {
             DelimiterSource::Flag => "from --delimiter",
             DelimiterSource::SepLine => "from \"sep=\" line",

@@ -1,6 +1,7 @@
 //! Conformance (csv-spectrum, rust-csv-core, CSVW), hostile-input and property tests.
 
 use super::*;
+use csv_core::ReaderBuilder;
 use proptest::prelude::*;
 use std::io::Write;
 use std::path::PathBuf;
@@ -443,6 +444,47 @@ fn excel_sep_line_sets_delimiter() {
         read_all(b"sep=;\n", &auto()),
         Err(InputError::Empty { .. })
     ));
+}
+
+#[test]
+fn title_lines_are_skipped_before_the_dialect_is_settled() {
+    let skip = |n| Options {
+        skip_lines: n,
+        ..auto()
+    };
+    // The title's commas would win detection and its text would be the header.
+    let data = b"Export, 1 March 2024, all lists\r\n\r\nemail;name\r\na@x.co;A\r\n";
+    let (inp, recs) = read_all(data, &skip(1)).unwrap();
+    assert_eq!(strs(inp.headers()), ["email", "name"]);
+    assert_eq!(inp.dialect().delimiter, b';');
+    assert!(inp.dialect().crlf);
+    assert_eq!(
+        (recs[0].line, strs(&recs[0].fields)),
+        (4, vec!["a@x.co", "A"])
+    );
+    // Counting the blank line too gives the same header; a `sep=` line is not counted.
+    let (inp, _) = read_all(data, &skip(2)).unwrap();
+    assert_eq!(strs(inp.headers()), ["email", "name"]);
+    let (inp, recs) = read_all(b"sep=|\ntitle\nemail|name\na@x.co|A\n", &skip(1)).unwrap();
+    assert_eq!(strs(inp.headers()), ["email", "name"]);
+    assert_eq!(recs[0].line, 4);
+    // Too many lines skipped: nothing left to be the header.
+    assert!(matches!(
+        read_all(b"title\nemail\n", &skip(3)),
+        Err(InputError::Empty { .. })
+    ));
+    // Lines spanning several reads, and a CR LF cut between two reads.
+    for size in [1, 2, 3, 5, 8, 64] {
+        let data = b"a long title line\r\nsecond\r\nemail,name\r\nb@x.co,B\r\n";
+        let reader = Box::new(io::Cursor::new(data.to_vec()));
+        let mut inp = CsvInput::build("t.csv".into(), reader, &skip(2), size, false).unwrap();
+        assert_eq!(strs(inp.headers()), ["email", "name"], "buffer {size}");
+        let recs = drain(&mut inp).unwrap();
+        assert_eq!(
+            (recs[0].line, strs(&recs[0].fields)),
+            (4, vec!["b@x.co", "B"])
+        );
+    }
 }
 
 #[test]

@@ -42,7 +42,8 @@ use send::{OnExists, RowSender};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// CSV file with a header row, or - for standard input.
+    /// CSV file with a header row, or - for standard input; or a spreadsheet (.xlsx, .xls,
+    /// .ods), whose first sheet (or --sheet) is read the same way.
     pub input: String,
 
     /// Results file (default: <input stem>.results.csv beside the input; for - in the
@@ -97,6 +98,15 @@ pub struct Args {
     /// Input encoding when not UTF-8: windows-1252, latin1, utf-16.
     #[arg(short, long)]
     pub encoding: Option<Encoding>,
+
+    /// Lines above the header to skip (a title, an export date): physical lines of a CSV, rows
+    /// of a spreadsheet. Blank lines are skipped anyway.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip_lines: u64,
+
+    /// The sheet to read from an .xlsx, .xls or .ods input (default: the first visible one).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
 
     /// Also write the summary as JSON to this file.
     #[arg(long, value_name = "PATH")]

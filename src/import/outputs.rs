@@ -172,7 +172,7 @@ pub fn run_header(
     mapping: String,
 ) -> RunHeader {
     // Effective values: an explicit `--delimiter ,` equals the detected comma.
-    let options = BTreeMap::from([
+    let mut options = BTreeMap::from([
         ("--map".to_string(), mapping),
         (
             "--on-exists".to_string(),
@@ -192,6 +192,14 @@ pub fn run_header(
             args.allow_resubscribe.to_string(),
         ),
     ]);
+    // Both decide which rows are numbered 1, 2, ...: a resume must read the same ones. Recorded
+    // only when set, so journals from before these flags still match a run without them.
+    if let Some(sheet) = &dialect.sheet {
+        options.insert("--sheet".to_string(), sheet.name.clone());
+    }
+    if args.skip_lines > 0 {
+        options.insert("--skip-lines".to_string(), args.skip_lines.to_string());
+    }
     RunHeader {
         version: journal::VERSION,
         input: args.input.clone(),

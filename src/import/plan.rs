@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::api::{Details, codes, messages};
-use crate::csv_in::{self, CsvInput, Record, sanitize_for_message};
+use crate::csv_in::{self, CsvInput, Record, RecordProblem, sanitize_for_message};
 use crate::import::dedupe::{DupSet, Seen};
 use crate::import::journal::{Previous, Progress};
 use crate::import::steps::StepValue;
@@ -172,8 +172,8 @@ impl Planner {
     /// `stopping`: the run is winding down; rows not settled yet are not attempted.
     pub fn plan(&mut self, record: &Record, stopping: bool) -> Work {
         let row = record.number;
-        if let Some(problem) = &record.problem {
-            return Work::Done(self.malformed(record, problem));
+        if let Some(problem) = record.problem.filter(|p| self.matters(p)) {
+            return Work::Done(self.malformed(record, &problem));
         }
         let fields = match self.fields(&record.fields) {
             Ok(p) => p,
@@ -246,6 +246,17 @@ impl Planner {
         })
     }
 
+    /// Whether a reading problem stops the row: a spreadsheet error (`#N/A`) in a column that
+    /// is not sent loses nothing, so the row goes on.
+    fn matters(&self, problem: &RecordProblem) -> bool {
+        match *problem {
+            RecordProblem::CellError { column, .. } => {
+                self.mapping.unmapped().binary_search(&column).is_err()
+            }
+            _ => true,
+        }
+    }
+
     /// The row's custom values, each checked as the server checks it (at most 1000
     /// characters; a `select` value among the field's options), so that no contact is created
     /// and then left half-filled by a value the server was always going to refuse.
@@ -280,8 +291,9 @@ impl Planner {
         }
     }
 
-    /// A record the reader flagged (too many cells, an oversized cell or record).
-    fn malformed(&self, record: &Record, problem: &csv_in::RecordProblem) -> Outcome {
+    /// A record the reader flagged (too many cells, an oversized cell or record, a
+    /// spreadsheet error value).
+    fn malformed(&self, record: &Record, problem: &RecordProblem) -> Outcome {
         let mut message = problem.message(&self.headers);
         if record.fields.len() > self.headers.len() {
             let extra: Vec<&str> = record.fields[self.headers.len()..]
@@ -294,7 +306,7 @@ impl Planner {
             ));
         }
         let mut outcome = Outcome::new(Kind::Invalid).with_message(message);
-        outcome.error_code = Some("MALFORMED_ROW".into());
+        outcome.error_code = Some(problem.code().into());
         outcome
     }
 

@@ -1,7 +1,8 @@
 //! One fast pass over an input file before anything is sent.
 //!
-//! It fingerprints the bytes (size + xxh3-128) so `--resume` can refuse a changed file, counts
-//! lines for the progress bar's estimate, and checks UTF-8 up front: an encoding problem at row
+//! It fingerprints the bytes (size + xxh3-128) so `--resume` can refuse a changed file (a
+//! spreadsheet too: its bytes are fingerprinted the same way), counts lines for the progress
+//! bar's estimate, and checks UTF-8 up front: an encoding problem at row
 //! 900,000 must stop the run before row 1 is sent (exit 2, nothing sent), not halfway.
 
 use std::io::Read;
@@ -17,7 +18,10 @@ pub struct Scan {
     pub records_estimate: u64,
 }
 
+/// A spreadsheet's bytes are fingerprinted only: they are no text to check, and their line
+/// count means nothing (the caller takes [`csv_in::CsvInput::exact_records`] instead).
 pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
+    let sheet = csv_in::is_spreadsheet(path);
     let fail = |e: std::io::Error| Fatal::usage(format!("{}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(fail)?;
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
@@ -25,7 +29,7 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
     let mut size = 0u64;
     let mut lines = 0u64;
     let mut last = b'\n';
-    let mut check_utf8 = options.encoding.is_none();
+    let mut check_utf8 = options.encoding.is_none() && !sheet;
     let mut carry: Vec<u8> = Vec::new();
     let mut utf8_ok = true;
     loop {
@@ -56,7 +60,7 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
     Ok(Scan {
         size,
         hash: format!("{:032x}", hasher.digest128()),
-        records_estimate: lines.saturating_sub(1),
+        records_estimate: lines.saturating_sub(1 + options.skip_lines),
     })
 }
 

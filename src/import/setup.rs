@@ -67,6 +67,8 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         delimiter: args.delimiter,
         encoding: args.encoding,
         limit: args.limit,
+        skip_lines: args.skip_lines,
+        sheet: args.sheet.clone(),
         ..csv_in::Options::default()
     };
     let scan = match &source {
@@ -74,6 +76,11 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         _ => None,
     };
     let input = CsvInput::open(&source, &options)?;
+    // A spreadsheet knows its row count exactly; its line count is noise.
+    let scan = scan.map(|s| Scan {
+        records_estimate: input.exact_records().unwrap_or(s.records_estimate),
+        ..s
+    });
     let headers = input.headers().to_vec();
     let mapping = Mapping::resolve(&headers, &args.map)
         .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;

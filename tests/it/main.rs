@@ -19,5 +19,6 @@ mod resilience;
 mod roundtrip;
 mod sandbox;
 mod secrets;
+mod sheets;
 mod streams;
 mod verify;
