@@ -157,7 +157,17 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let config = session.config();
     let account = state::account_fingerprint(config.base_url.as_str(), config.api_key.expose());
     if let (Some(prev), Some(path)) = (&plan.previous, &args.state) {
-        prev.check_account(path, &account)?;
+        prev.check_account(path, &account).map_err(|f| {
+            if args.connection.sandbox {
+                f.with_next_step(
+                    "--sandbox starts a new account on every run; to try incremental exports, \
+                     keep one running (`wolfeo-bulk sandbox --state sandbox.json`) and point \
+                     WOLFEO_BASE_URL at it",
+                )
+            } else {
+                f
+            }
+        })?;
     }
     session.stop_on_signals(
         &ui,

@@ -202,6 +202,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
                 client: client.cloned(),
                 shutdown: Arc::clone(&shutdown),
                 concurrency: usize::from(args.connection.concurrency),
+                stream: plan.source.is_stream(),
             }
             .run()
             .await

@@ -50,6 +50,8 @@ pub struct Pipeline {
     pub sender: Option<Arc<RowSender>>,
     pub client: Option<Arc<Client>>,
     pub shutdown: Arc<Shutdown>,
+    /// The input is read once as it arrives (stdin, a FIFO): not read past a stop.
+    pub stream: bool,
     pub concurrency: usize,
 }
 
@@ -64,9 +66,10 @@ impl Pipeline {
             client,
             shutdown,
             concurrency,
+            stream,
         } = self;
         let (tx, rx) = mpsc::channel::<Vec<Result<Job, csv_in::InputError>>>(16);
-        let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown));
+        let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown), stream);
         let window = Arc::new(Semaphore::new(REORDER_WINDOW));
         let gate = Arc::new(Gate::new(concurrency, MAX_IN_FLIGHT));
         let jobs = stream_from(rx)

@@ -397,6 +397,7 @@ pub fn spawn_reader(
     mut planner: Planner,
     tx: mpsc::Sender<Vec<Result<Job, csv_in::InputError>>>,
     shutdown: Arc<Shutdown>,
+    stream: bool,
 ) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("csv-reader".into())
@@ -405,7 +406,13 @@ pub fn spawn_reader(
             let mut batch = Vec::with_capacity(READ_BATCH);
             let mut last_send = std::time::Instant::now();
             loop {
+                // After a stop, a file is read to its end so every row gets a line (the
+                // resume re-reads it); a stream may never end (`producer | import -`), so it
+                // is not read further: the results hold every row read, and the stop message
+                // says to send the rows after the last one.
+                let stopped = stream && shutdown.is_triggered();
                 let last = match input.read_record(&mut record) {
+                    _ if stopped => true,
                     Ok(false) => true,
                     Ok(true) => {
                         let work = planner.plan(&record, shutdown.is_triggered());

@@ -46,11 +46,22 @@ pub fn announce(ui: &Ui, plan: &Plan) {
     if !custom.is_empty() {
         ui.info(&format!("custom fields: {custom}"));
     }
-    if let Some(previous) = &plan.run_state.previous {
-        ui.info(&format!(
+    match &plan.run_state.previous {
+        // A finished run may have stopped at its --limit: the rows past it are still sent.
+        Some(previous) if previous.finished() => ui.info(&format!(
+            "resuming a finished run: its {} rows are reported as recorded and not sent \
+             again{}; only rows it did not reach (past an earlier --limit) are sent",
+            previous.settled(),
+            match previous.partial() {
+                0 => String::new(),
+                n => format!(" ({n} partial rows get their missing custom values)"),
+            }
+        )),
+        Some(previous) => ui.info(&format!(
             "resuming: {} rows already settled are not sent again",
             previous.settled()
-        ));
+        )),
+        None => {}
     }
 }
 

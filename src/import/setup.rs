@@ -167,17 +167,18 @@ impl Plan {
     /// What to do next after a run that stopped early: the exact `--resume` command for a
     /// file; for standard input, which rows still need sending.
     pub fn next_step(&self) -> String {
-        match &self.source {
-            Source::Path(_) => format!(
-                "to continue: {}",
-                report::resume_command(&self.outputs.results)
-            ),
-            Source::Stdin => format!(
-                "standard input cannot be resumed: {} holds the outcome of every row read; \
-                 send the rows after the last one listed",
+        if self.source.is_stream() {
+            return format!(
+                "{} is read once, as it arrives, and cannot be resumed: {} holds the outcome \
+                 of every row read; send the rows after the last one listed",
+                self.source_name,
                 self.outputs.results.display()
-            ),
+            );
         }
+        format!(
+            "to continue: {}",
+            report::resume_command(&self.outputs.results)
+        )
     }
 }
 

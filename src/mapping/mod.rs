@@ -129,8 +129,8 @@ fn headers_seen(headers: &[String]) -> String {
 /// Usage errors; each message is one line ending with what to do.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum MappingError {
-    #[error("no email column: headers seen: {headers}; use --map \"<header>=email\"")]
-    NoEmail { headers: String },
+    #[error("no email column: headers seen: {headers}; use --map \"<header>=email\"{title_hint}")]
+    NoEmail { headers: String, title_hint: String },
     #[error(
         "columns \"{first}\" and \"{second}\" both map to {field}; use --map to choose one \
          (--map \"{second}=-\")"
@@ -259,8 +259,15 @@ impl Mapping {
         let named = |c: usize| named_by[c].is_some();
         let opted_out_export = apply_aliases(headers, &mut sources, named, taken)?;
         if sources[Field::Email as usize].is_empty() {
+            // One filled cell in the "header" is most often a title line above the real one.
+            let filled = headers.iter().filter(|h| !h.trim().is_empty()).count();
             return Err(MappingError::NoEmail {
                 headers: headers_seen(headers),
+                title_hint: if filled <= 1 {
+                    ", or --skip-lines N when the header is below N title lines".to_string()
+                } else {
+                    String::new()
+                },
             });
         }
         let used = |c: usize| {

@@ -246,6 +246,14 @@ fn override_errors() {
     // Overriding email away leaves no email column.
     let e = Mapping::resolve(&hs, &ov(&[("Email", "-")])).unwrap_err();
     assert!(matches!(e, MappingError::NoEmail { .. }));
+    assert!(!e.to_string().contains("--skip-lines"), "{e}");
+    // A title line read as the header: one filled cell.
+    let e = Mapping::resolve(&h("Exported on 2026-12-01,,"), &[]).unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("or --skip-lines N when the header is below N title lines"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -20,7 +20,6 @@ mod strategy;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 pub use strategy::ReadMode;
 
@@ -85,7 +84,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
-    let started = Instant::now();
+    let clock = crate::summary::Clock::start();
     let (plan, input) = plan::plan(&args)?;
     report::announce(&ui, &plan);
     let session = Session::open(&args.connection, &ui, Check::Skip).await?;
@@ -110,10 +109,21 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         reporter.finish();
         Ok::<_, Fatal>((reading, wrote?))
     };
-    let (reading, wrote) = tokio::select! {
-        done = work => done.map_err(|f| f.once_sent(session.sent()))?,
-        _ = shutdown.wait() => {
-            return Err(Fatal::interrupted("interrupted: no verify file was written"));
+    let done = tokio::select! {
+        done = work => done.map_err(|f| match f.is_interrupted() {
+            true => Fatal::interrupted("interrupted: no verify file was written"),
+            false => f.once_sent(session.sent()),
+        }),
+        _ = shutdown.wait() => Err(Fatal::interrupted("interrupted: no verify file was written")),
+    };
+    let rate = args.connection.rate;
+    let (reading, wrote) = match done {
+        Ok((reading, Some(wrote))) => (reading, wrote),
+        // The reader of `-o -` went away (`| head`): not an error, as for export.
+        Ok((_, None)) => return Ok(Exit::Ok),
+        Err(fatal) => {
+            report::stopped(&plan, &counts, session.stats(), rate, clock, &fatal)?;
+            return Err(fatal);
         }
     };
     report::Ending {
@@ -122,7 +132,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         wrote: &wrote,
         counts: &counts,
         stats: session.stats(),
-        started,
+        rate,
+        clock,
     }
     .finish(&ui)
 }

@@ -30,7 +30,7 @@ use crate::shutdown::Shutdown;
 /// The columns verify adds after the input's.
 pub const COLUMNS: [&str; 4] = ["_row", "_verify", "_contact_id", "_diff"];
 
-/// What the pipeline wrote.
+/// What the pipeline wrote (`None` from [`run`]: standard output was closed by its reader).
 pub struct Wrote {
     pub verify: Written,
     /// Rows of `--extra`, when asked for.
@@ -45,7 +45,7 @@ pub async fn run(
     shutdown: &Arc<Shutdown>,
     counts: &Counts,
     window: usize,
-) -> Result<Wrote, Fatal> {
+) -> Result<Option<Wrote>, Fatal> {
     let mut header: Vec<&str> = plan.headers.iter().map(String::as_str).collect();
     header.extend(COLUMNS);
     let out = Output::create(&target(&plan.output), false, b',', &header)
@@ -57,15 +57,19 @@ pub async fn run(
         counts,
         window,
     };
-    let (out, mentioned) = rows.check(input, out, shutdown).await?;
-    let verify = out
-        .finish()
-        .map_err(|e| write_fatal("--output", &plan.output, e))?;
+    let Some((out, mentioned)) = rows.check(input, out, shutdown).await? else {
+        return Ok(None);
+    };
+    let verify = match out.finish() {
+        Ok(written) => written,
+        Err(e) if broken_pipe(&e) => return Ok(None),
+        Err(e) => return Err(write_fatal("--output", &plan.output, e)),
+    };
     let extra = match &plan.extra {
         Some(path) => Some(write_extra(path, reading, &mentioned)?),
         None => None,
     };
-    Ok(Wrote { verify, extra })
+    Ok(Some(Wrote { verify, extra }))
 }
 
 /// What checking the rows needs; the account is only read here.
@@ -84,7 +88,7 @@ impl RowChecks<'_> {
         input: CsvInput,
         mut out: Output,
         shutdown: &Arc<Shutdown>,
-    ) -> Result<(Output, Vec<bool>), Fatal> {
+    ) -> Result<Option<(Output, Vec<bool>)>, Fatal> {
         let plan = self.plan;
         let mut mentioned = vec![false; self.reading.stream.as_ref().map_or(0, |s| s.index.len())];
         let planner = Planner::new(
@@ -95,7 +99,7 @@ impl RowChecks<'_> {
             false,
         );
         let (tx, mut rx) = mpsc::channel::<Vec<Result<Job, csv_in::InputError>>>(16);
-        let reader = spawn_reader(input, planner, tx, Arc::clone(shutdown));
+        let reader = spawn_reader(input, planner, tx, Arc::clone(shutdown), false);
         let width = plan.headers.len();
         let checks = futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
             .flat_map(futures::stream::iter)
@@ -121,11 +125,15 @@ impl RowChecks<'_> {
                     .unwrap_or_default(),
                 checked.diff,
             ]);
-            out.write_row(&line)
-                .map_err(|e| write_fatal("--output", &plan.output, e))?;
+            match out.write_row(&line) {
+                Ok(()) => {}
+                // `-o - | head`: the reader has seen what it wanted; stop quietly (exit 0).
+                Err(e) if broken_pipe(&e) => return Ok(None),
+                Err(e) => return Err(write_fatal("--output", &plan.output, e)),
+            }
         }
         let _ = reader.join();
-        Ok((out, mentioned))
+        Ok(Some((out, mentioned)))
     }
 
     /// One row read by import's planner to its verdict.
@@ -180,6 +188,18 @@ fn target(path: &Path) -> Target {
     match path.as_os_str() == crate::files::STDOUT {
         true => Target::Stdout,
         false => Target::Path(path.to_path_buf()),
+    }
+}
+
+/// A closed standard output, also when the `csv` writer wrapped the error (its
+/// `io::Error` conversion says `Other` and keeps the cause inside).
+fn broken_pipe(e: &std::io::Error) -> bool {
+    let inner = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<csv::Error>());
+    match inner.map(csv::Error::kind) {
+        Some(csv::ErrorKind::Io(io)) => io.kind() == std::io::ErrorKind::BrokenPipe,
+        _ => e.kind() == std::io::ErrorKind::BrokenPipe,
     }
 }
 

@@ -132,7 +132,14 @@ fn limit_sends_only_the_first_rows_and_resume_finishes_the_file() {
         .args(["import", "--resume"])
         .arg(&input)
         .assert()
-        .success();
+        .success()
+        .stderr(predicates::str::contains(
+            "its 2 rows are reported as recorded and not sent again; only rows it did not \
+             reach (past an earlier --limit) are sent",
+        ))
+        .stderr(predicates::prelude::PredicateBooleanExt::not(
+            predicates::str::contains("nothing is sent again"),
+        ));
     assert_eq!(
         sb.stats().requests_total - before,
         1 + 2,
@@ -205,4 +212,28 @@ fn a_sandbox_on_all_interfaces_gives_a_url_the_client_accepts() {
         "{line}"
     );
     assert!(line.contains("on all interfaces: 0.0.0.0:"), "{line}");
+}
+
+/// The embedded sandbox is a new account on every run, so a state file cannot carry over; the
+/// refusal says how to try incremental exports instead.
+#[test]
+fn a_state_file_from_an_embedded_sandbox_explains_the_refusal() {
+    let env = Env::new();
+    let state = env.path("state.json");
+    let export = |out: &str| {
+        let mut c = wolfeo();
+        c.current_dir(env.dir.path())
+            .args(["export", "--sandbox", "--rate", "unlimited", "--state"])
+            .arg(&state)
+            .args(["-o", out]);
+        c
+    };
+    export("first.csv").assert().success();
+    export("second.csv")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("belongs to another account"))
+        .stderr(predicates::str::contains(
+            "--sandbox starts a new account on every run",
+        ));
 }

@@ -38,7 +38,7 @@ fn an_unreadable_row_mid_stream_keeps_what_was_sent() {
     assert_eq!(rows.len(), 2, "one line per row read: {rows:?}");
     assert!(stderr.contains("record 3"), "{stderr}");
     assert!(
-        stderr.contains("standard input cannot be resumed"),
+        stderr.contains("is read once, as it arrives, and cannot be resumed"),
         "{stderr}"
     );
     let journal = std::fs::read_to_string(env.path("stdin.results.csv.journal")).unwrap();

@@ -137,7 +137,9 @@ fn a_torn_tail_then_resume_then_every_later_mode_works() {
         .args(["import", file, "--resume"])
         .assert()
         .success()
-        .stderr(predicate::str::contains("nothing is sent again"));
+        .stderr(predicate::str::contains(
+            "resuming a finished run: its 12 rows are reported as recorded and not sent again",
+        ));
     assert_eq!(
         sb.stats().requests_total,
         requests,

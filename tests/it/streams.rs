@@ -77,3 +77,70 @@ fn a_process_substitution_input_is_read_once() {
     let rows = results(&named);
     assert_eq!(rows.len(), 2);
 }
+
+/// A producer that never ends: a stop (SIGTERM) must not wait for its end of file. The results
+/// hold every row read, each once, and the message says what to send again.
+#[test]
+fn a_stop_does_not_read_an_endless_stream_to_its_end() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let mut import = std_bin(&sb)
+        .current_dir(env.dir.path())
+        .args(["import", "-", "--rate", "20/s"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = import.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut written = 0u64;
+        let _ = writeln!(stdin, "email");
+        // Ends when the import closes its end of the pipe.
+        while writeln!(stdin, "row{written}@example.com").is_ok() {
+            written += 1;
+        }
+        written
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sb.contacts().len() < 3 {
+        assert!(Instant::now() < deadline, "no contact was created");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stopped = Instant::now();
+    let pid = import.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    // Were the stop to wait for the end of the stream, the test fails instead of hanging.
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    });
+    let out = import.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(15),
+        "stopped in {:?}",
+        stopped.elapsed()
+    );
+    let written = writer.join().unwrap();
+    let rows = results(&env.path("stdin.results.csv"));
+    assert!(!rows.is_empty() && (rows.len() as u64) < written);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(
+            r["_row"],
+            (i + 1).to_string(),
+            "every row read, once, in order"
+        );
+    }
+    let created = rows.iter().filter(|r| r["_outcome"] == "created").count();
+    assert_eq!(
+        created,
+        sb.contacts().len(),
+        "every contact created is in the results"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is read once, as it arrives, and cannot be resumed"),
+        "{stderr}"
+    );
+}

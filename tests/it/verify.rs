@@ -168,6 +168,12 @@ fn a_migration_verifies_then_exactly_the_changed_rows_are_reported() {
     assert_eq!(extra_rows[0]["email"], "only-in-target@example.com");
     assert_eq!(extra_rows[0]["id"], newcomer.to_string());
     let s = summary(&json);
+    assert_eq!(s["schema"], "wolfeo-bulk/summary/v1");
+    assert_eq!(
+        (s["command"].as_str(), s["status"].as_str()),
+        (Some("verify"), Some("completed"))
+    );
+    assert_eq!(s["exit_code"], 1);
     assert_eq!(s["verdicts"]["match"], 247);
     assert_eq!(s["verdicts"]["differs"], 2);
     assert_eq!(s["verdicts"]["missing"], 1);
@@ -263,14 +269,22 @@ fn outputs_follow_the_file_rules_and_errors_keep_their_exit_codes() {
     assert_eq!(requests_seen(&sb), seen);
     assert_eq!(std::fs::read(&file).unwrap(), input_before);
 
-    // A refused key: exit 3 after the one probe, and no verify file.
+    // A refused key: exit 3 after the one probe, no verify file, and a summary saying so.
     let out = env.path("refused.csv");
+    let json = env.path("refused.json");
     bin(&sb)
         .env("WOLFEO_API_KEY", "wrong-key")
         .args(["verify", "--rate", "unlimited", "-o", out.to_str().unwrap()])
+        .args(["--summary-json", json.to_str().unwrap()])
         .arg(&file)
         .assert()
         .code(3);
     assert_eq!(requests_seen(&sb), seen + 1);
     assert!(!out.exists());
+    let s = summary(&json);
+    assert_eq!(
+        (s["status"].as_str(), s["exit_code"].as_i64()),
+        (Some("aborted"), Some(3))
+    );
+    assert_eq!(s["output_rows"], Value::Null);
 }

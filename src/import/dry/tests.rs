@@ -150,6 +150,7 @@ fn one_path(text: &[u8], dry: bool, sync: bool) -> Left {
                 client: None,
                 shutdown: Arc::clone(&shutdown),
                 concurrency: 4,
+                stream: false,
             }
             .run(),
         )

@@ -88,21 +88,7 @@ pub fn admit(
     let finished = previous.finished();
     if how.resume {
         match previous.mismatch(current) {
-            None if finished && previous.partial() > 0 => {
-                ui.info(&format!(
-                    "the run that wrote {results} finished; its {} partial rows get their \
-                     missing custom values, the other outcomes are reported as recorded",
-                    previous.partial()
-                ));
-                return Ok(Some(previous));
-            }
-            None if finished => {
-                ui.info(&format!(
-                    "the run that wrote {results} finished; nothing is sent again, its \
-                     outcomes are reported as recorded"
-                ));
-                return Ok(Some(previous));
-            }
+            // The opening lines say what a resume skips, finished or not.
             None => return Ok(Some(previous)),
             Some(_) if finished && previous.input_changed(current) => {}
             Some(why) => {
