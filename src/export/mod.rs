@@ -8,6 +8,7 @@
 //! ends with the same summary, `--summary-json`, exit codes and Ctrl-C behaviour as import; an
 //! interrupted or failed export leaves no file at the target and does not advance the state.
 
+pub mod custom;
 pub mod filter;
 pub mod output;
 pub mod paths;
@@ -72,6 +73,12 @@ pub struct Args {
     /// Add a tag column: `ids` (tag_ids) or `names` (tags, which import resolves by name).
     #[arg(long, value_enum, value_name = "ids|names")]
     pub with_tags: Option<TagMode>,
+
+    /// Add one column per custom field (named after it, so import maps it back). Costs one
+    /// GET /v1/contact per contact (printed before starting); an interrupted run's reads are
+    /// kept beside the output and reused by the next run to the same output.
+    #[arg(long)]
+    pub with_custom_fields: bool,
 
     /// Spreadsheet profile: UTF-8 BOM, CRLF, formula-like cells prefixed with '.
     #[arg(long)]
@@ -186,7 +193,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     ));
 
     let progress = Arc::new(Progress::default());
-    let work = pipeline(&args, &plan, bookmark, &client, &progress, &ui);
+    let work = pipeline(&args, &plan, bookmark, &client, &progress, &ui, &account);
     let outcome = tokio::select! {
         r = work => Some(r),
         _ = shutdown.wait() => None,
@@ -195,7 +202,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         || report::interrupted(&ui, &args, &target_name, session.stats(), &progress, clock);
     let Drained {
         walk,
-        rows,
+        mut rows,
         tag_stats,
         newest,
     } = match outcome {
@@ -226,6 +233,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         plan.recorded.clone(),
     )
     .map(|s| s.with_tag_read(full_tag_read));
+    let custom = rows.custom.take();
     let written = match rows.into_output().finish() {
         Ok(w) => w,
         Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -235,6 +243,9 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     };
     if closed {
         return Ok(Exit::Ok);
+    }
+    if let Some(custom) = custom {
+        custom.finish(&ui);
     }
     let finished_at = format_contact_time(chrono::Utc::now());
     let report = report::Report {
@@ -277,12 +288,25 @@ async fn pipeline(
     client: &Arc<crate::api::client::Client>,
     progress: &Arc<Progress>,
     ui: &Ui,
+    account: &str,
 ) -> Result<Drained, Fatal> {
     let incremental = bookmark.is_some();
     let window = usize::from(args.connection.concurrency);
     let target_name = plan.target_name();
+    let custom = match args.with_custom_fields {
+        true => {
+            let target = match &plan.target {
+                Target::Path(p) => Some(p.as_path()),
+                Target::Stdout => None,
+            };
+            Some(custom::CustomColumns::prepare(client, target, account, window).await?)
+        }
+        false => None,
+    };
+    let custom_headers = custom.as_ref().map(|c| c.headers()).unwrap_or_default();
     let mut header: Vec<&str> = COLUMNS.to_vec();
     header.extend(args.with_tags.map(TagMode::header));
+    header.extend(custom_headers.iter().map(String::as_str));
     let tag_column = match args.with_tags {
         Some(mode) if !incremental => Some(tags::fetch(client, mode, window, ui).await?),
         _ => None,
@@ -301,6 +325,10 @@ async fn pipeline(
         Arc::clone(progress),
     );
     let total = walker.total().await?.filter(|_| !incremental);
+    if let Some(custom) = &custom {
+        custom.announce(ui, total, args.connection.rate.per_second());
+    }
+    rows.custom = custom;
     let reporter = report::live(ui, total, progress, client);
     let delta_tags = args
         .with_tags

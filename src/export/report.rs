@@ -349,11 +349,14 @@ impl Report<'_> {
         t.row(
             "elapsed",
             format!(
-                "{} ({:.0} contacts/s; {} requests at up to {})",
+                "{} ({:.0} contacts/s; {} requests, {})",
                 human_duration(self.clock.elapsed()),
                 s.contacts_per_second,
                 e.requests,
-                self.args.connection.rate
+                match self.args.connection.rate.per_second() {
+                    Some(_) => format!("limit {}", self.args.connection.rate),
+                    None => "no rate limit".to_string(),
+                }
             ),
         );
         t.row("output", s.output.to_string());

@@ -74,6 +74,7 @@ pub async fn drain(
 ) -> Result<(), Stop> {
     let Some(t) = delta_tags else {
         while let Some(batch) = walker.next_batch().await? {
+            rows.fill_custom(&batch).await?;
             for contact in &batch {
                 rows.write(contact)?;
             }
@@ -84,6 +85,7 @@ pub async fn drain(
     while let Some(batch) = walker.next_batch().await? {
         delta.extend(batch);
     }
+    rows.fill_custom(&delta).await?;
     let column =
         super::tags::for_delta(t.client, t.mode, &delta, t.recorded, t.window, t.ui).await?;
     rows.set_tags(column);
@@ -106,6 +108,8 @@ pub struct TagStats {
 pub struct Rows {
     out: Output,
     tags: Option<TagColumn>,
+    /// `--with-custom-fields`: one column per field after the tag column.
+    pub custom: Option<super::custom::CustomColumns>,
     pub progress: Arc<Progress>,
     cells: Vec<String>,
 }
@@ -115,6 +119,7 @@ impl Rows {
         Rows {
             out,
             tags,
+            custom: None,
             progress,
             cells: Vec::with_capacity(COLUMNS.len() + 1),
         }
@@ -133,6 +138,14 @@ impl Rows {
             requests: t.requests,
             strategy: t.strategy,
         })
+    }
+
+    /// Reads the custom values of a batch before its rows are written (one request each).
+    pub async fn fill_custom(&mut self, batch: &[Contact]) -> Result<(), Stop> {
+        match &mut self.custom {
+            Some(custom) => Ok(custom.fill(batch).await?),
+            None => Ok(()),
+        }
     }
 
     /// Writes one contact; a reader of stdout that went away is [`Stop::Closed`].
@@ -163,6 +176,9 @@ impl Rows {
         ]);
         if let Some(tags) = &self.tags {
             self.cells.push(tags.cell(c.id));
+        }
+        if let Some(custom) = &mut self.custom {
+            self.cells.extend(custom.take_cells(c.id));
         }
     }
 

@@ -91,6 +91,10 @@ pub struct Args {
     #[arg(long)]
     pub create_missing_tags: bool,
 
+    /// Create sequences named in a `sequences` column that the account does not have yet.
+    #[arg(long)]
+    pub create_missing_sequences: bool,
+
     /// Field delimiter (default: detected; comma unless ';' or tab clearly wins): , ; tab |
     #[arg(short, long, value_parser = parse_delimiter)]
     pub delimiter: Option<u8>,
@@ -140,20 +144,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         .map_or_else(Shutdown::new, |s| Arc::clone(s.shutdown()));
     let client = session.as_ref().map(Session::client);
     custom::prepare(client.map(|c| &**c), &mut plan, &ui).await?;
-    let tags = match (client, plan.mapping.column(Field::Tags)) {
-        (Some(client), Some(column)) => Some(
-            tags::prepare(
-                client,
-                &plan.source,
-                &plan.options,
-                column,
-                args.create_missing_tags,
-                &ui,
-            )
-            .await?,
-        ),
-        _ => None,
-    };
+    let columns = [Field::Tags, Field::Sequences].map(|f| plan.mapping.column(f));
+    let (source, options) = (&plan.source, &plan.options);
+    let [tags, sequences] =
+        names(client.map(|c| &**c), columns, source, options, &args, &ui).await?;
     let files = plan.open_files(args.dry_run)?;
     let journal = files.journal.map(journal::Shared::new);
     report::announce(&ui, &plan);
@@ -183,7 +177,8 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         tags,
         plan.run_state.previous.take(),
         args.dry_run,
-    );
+    )
+    .with_sequences(sequences);
     let collector = Collector::new(files.results, files.rejects, journal, Arc::clone(&counts));
     let (stop, collector) = match sender {
         // Nothing to send: one thread, no async plumbing per row (see `dry`).
@@ -211,6 +206,31 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     reporter.finish();
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
     report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)
+}
+
+/// The account's tags and sequences by name, for `tags` and `sequences` columns of names
+/// (creating the missing ones when asked); `None` for a column the file does not have, or in a
+/// dry run.
+async fn names(
+    client: Option<&crate::api::client::Client>,
+    columns: [Option<usize>; 2],
+    source: &crate::csv_in::Source,
+    options: &crate::csv_in::Options,
+    args: &Args,
+    ui: &Ui,
+) -> Result<[Option<plan::TagIndex>; 2], Fatal> {
+    let wanted = [
+        (tags::Named::Tag, args.create_missing_tags),
+        (tags::Named::Sequence, args.create_missing_sequences),
+    ];
+    let mut found = [None, None];
+    for ((slot, column), (what, create)) in found.iter_mut().zip(columns).zip(wanted) {
+        let (Some(client), Some(column)) = (client, column) else {
+            continue;
+        };
+        *slot = Some(tags::prepare_names(what, client, source, options, column, create, ui).await?);
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

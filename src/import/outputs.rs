@@ -192,6 +192,10 @@ pub fn run_header(
             args.allow_resubscribe.to_string(),
         ),
     ]);
+    // Recorded only when set, so a run journaled before the flag existed still resumes.
+    if args.create_missing_sequences {
+        options.insert("--create-missing-sequences".into(), "true".into());
+    }
     // Both decide which rows are numbered 1, 2, ...: a resume must read the same ones. Recorded
     // only when set, so journals from before these flags still match a run without them.
     if let Some(sheet) = &dialect.sheet {

@@ -21,6 +21,7 @@ use crate::csv_in::{self, CsvInput, Record, RecordProblem, sanitize_for_message}
 use crate::import::dedupe::{DupSet, Seen};
 use crate::import::journal::{Previous, Progress};
 use crate::import::steps::StepValue;
+use crate::import::tags::Named;
 use crate::mapping::{self, Consent, Field, Mapping};
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
@@ -69,6 +70,8 @@ const BOOL_FIELDS: [(Field, &str); 2] = [
 
 /// Where `tag_ids` sits in [`TEXT_FIELDS`]: a `tags` column of names adds to it.
 const TAG_IDS: usize = 2;
+/// Where `sequence_ids` sits: a `sequences` column of names adds to it.
+const SEQUENCE_IDS: usize = 3;
 
 /// A consent field's value as sent.
 enum Flag<'c> {
@@ -141,6 +144,8 @@ pub struct Planner {
     mapping: Mapping,
     headers: Vec<String>,
     tags: Option<TagIndex>,
+    /// Sequence names (lower-case) to ids, for a `sequences` column of names.
+    sequences: Option<TagIndex>,
     /// Lower-cased emails seen so far, with their first row.
     seen: DupSet,
     previous: Option<Previous>,
@@ -162,11 +167,18 @@ impl Planner {
             mapping,
             headers,
             tags,
+            sequences: None,
             seen: DupSet::default(),
             previous,
             dry_run,
             fast: true,
         }
+    }
+
+    /// Resolves a `sequences` column of names with this index (from `GET /v1/sequences`).
+    pub fn with_sequences(mut self, sequences: Option<TagIndex>) -> Self {
+        self.sequences = sequences;
+        self
     }
 
     /// `stopping`: the run is winding down; rows not settled yet are not attempted.
@@ -334,11 +346,23 @@ impl Planner {
             }
             Consent::AsWritten(v) => Some(Flag::AsWritten(v)),
         });
-        if let Some(names) = self.mapping.column(Field::Tags).and_then(|c| cells.get(c)) {
-            let ids = self.resolve_tags(names)?;
+        let named = [
+            (Field::Tags, &self.tags, TAG_IDS, Named::Tag),
+            (
+                Field::Sequences,
+                &self.sequences,
+                SEQUENCE_IDS,
+                Named::Sequence,
+            ),
+        ];
+        for (field, index, slot, what) in named {
+            let Some(names) = self.mapping.column(field).and_then(|c| cells.get(c)) else {
+                continue;
+            };
+            let ids = resolve_names(index.as_ref(), names, what)?;
             if !ids.is_empty() {
-                let tag_ids = &mut texts[TAG_IDS];
-                *tag_ids = Some(match tag_ids.take() {
+                let list = &mut texts[slot];
+                *list = Some(match list.take() {
                     Some(existing) => Cow::Owned(format!("{existing},{ids}")),
                     None => Cow::Owned(ids),
                 });
@@ -351,28 +375,37 @@ impl Planner {
             note: (!notes.is_empty()).then(|| notes.join("; ")),
         })
     }
+}
 
-    /// A `tags` cell of names (see [`split_tag_names`]), resolved with `GET /v1/tags`.
-    fn resolve_tags(&self, names: &str) -> Result<String, Box<Outcome>> {
-        let Some(index) = &self.tags else {
-            return Ok(String::new());
-        };
-        let mut ids = Vec::new();
-        for name in split_tag_names(names) {
-            match index.get(&name.to_lowercase()) {
-                Some(id) => ids.push(id.to_string()),
-                None => {
-                    let mut outcome = Outcome::new(Kind::Invalid).with_message(format!(
-                        "Tag not found: {} (use --create-missing-tags to create it)",
-                        sanitize_for_message(&name, 80)
-                    ));
-                    outcome.error_code = Some(crate::api::codes::NOT_FOUND.into());
-                    return Err(Box::new(outcome));
-                }
+/// A `tags` or `sequences` cell of names (see [`split_tag_names`]), resolved with the
+/// account's list; without an index (a dry run) nothing is resolved.
+fn resolve_names(
+    index: Option<&TagIndex>,
+    names: &str,
+    what: Named,
+) -> Result<String, Box<Outcome>> {
+    let Some(index) = index else {
+        return Ok(String::new());
+    };
+    let mut ids = Vec::new();
+    for name in split_tag_names(names) {
+        match index.get(&name.to_lowercase()) {
+            Some(id) => ids.push(id.to_string()),
+            None => {
+                let noun = what.noun();
+                let mut outcome = Outcome::new(Kind::Invalid).with_message(format!(
+                    "{}{} not found: {} (use {} to create it)",
+                    noun[..1].to_uppercase(),
+                    &noun[1..],
+                    sanitize_for_message(&name, 80),
+                    what.flag()
+                ));
+                outcome.error_code = Some(crate::api::codes::NOT_FOUND.into());
+                return Err(Box::new(outcome));
             }
         }
-        Ok(ids.join(","))
     }
+    Ok(ids.join(","))
 }
 
 /// A row whose custom values the server would refuse: `invalid`, nothing sent.

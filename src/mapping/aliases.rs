@@ -191,7 +191,9 @@ pub const ALIASES: &[(&str, Field, Role)] = &[
     ("etiquettes", Field::Tags, Role::Primary),
     ("sequenceids", Field::SequenceIds, Role::Primary),
     ("sequenceid", Field::SequenceIds, Role::Primary),
-    ("sequences", Field::SequenceIds, Role::Primary),
+    ("sequences", Field::Sequences, Role::Primary),
+    ("sequencenames", Field::Sequences, Role::Primary),
+    ("sequence", Field::Sequences, Role::Primary),
 ];
 
 /// Lowercase, fold Latin accents, keep letters and digits:

@@ -14,6 +14,7 @@
 
 mod aliases;
 mod custom;
+mod resolve;
 mod row;
 #[cfg(test)]
 mod tests;
@@ -22,8 +23,9 @@ pub mod values;
 use std::fmt;
 use std::str::FromStr;
 
-use aliases::{Role, field_named, is_own_column, lookup, normalize};
+use aliases::{field_named, is_own_column};
 pub use custom::{CustomColumn, CustomRef};
+use resolve::{Overridden, Target, apply_aliases, apply_overrides};
 pub use row::Consent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,11 +39,16 @@ pub enum Field {
     /// Tag names, which the API resolves or creates; not [`Field::TagIds`].
     Tags,
     SequenceIds,
+    /// Sequence names, which the API resolves or creates; not [`Field::SequenceIds`].
+    Sequences,
 }
+
+/// How many fields there are: the length of every per-field array.
+const FIELDS: usize = 9;
 
 impl Field {
     /// Order used by [`Mapping::describe`] and in messages.
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; FIELDS] = [
         Field::Email,
         Field::FirstName,
         Field::LastName,
@@ -50,6 +57,7 @@ impl Field {
         Field::TagIds,
         Field::Tags,
         Field::SequenceIds,
+        Field::Sequences,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -62,6 +70,7 @@ impl Field {
             Field::TagIds => "tag_ids",
             Field::Tags => "tags",
             Field::SequenceIds => "sequence_ids",
+            Field::Sequences => "sequences",
         }
     }
 
@@ -78,7 +87,7 @@ impl fmt::Display for Field {
 }
 
 const FIELD_LIST: &str =
-    "email, first_name, last_name, email_marketing, gdpr, tag_ids, tags, sequence_ids";
+    "email, first_name, last_name, email_marketing, gdpr, tag_ids, tags, sequence_ids, sequences";
 
 impl FromStr for Field {
     type Err = String;
@@ -129,8 +138,8 @@ fn headers_seen(headers: &[String]) -> String {
 /// Usage errors; each message is one line ending with what to do.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum MappingError {
-    #[error("no email column: headers seen: {headers}; use --map \"<header>=email\"")]
-    NoEmail { headers: String },
+    #[error("no email column: headers seen: {headers}; use --map \"<header>=email\"{title_hint}")]
+    NoEmail { headers: String, title_hint: String },
     #[error(
         "columns \"{first}\" and \"{second}\" both map to {field}; use --map to choose one \
          (--map \"{second}=-\")"
@@ -197,34 +206,11 @@ pub enum MappingError {
     },
 }
 
-/// What a `--map` pair asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Target {
-    /// `-`: leave the column out.
-    Ignore,
-    /// A contact field, negated (`!gdpr`) or not.
-    Field(Field, bool),
-    /// `custom:Name` or `custom:#12`.
-    Custom(CustomRef),
-}
-
-/// What the `--map` pairs decided, before the alias table is consulted.
-#[derive(Default)]
-struct Overridden {
-    sources: [Vec<Source>; 8],
-    /// For each column named by an override: which override, and its target.
-    named_by: Vec<Option<(usize, Target)>>,
-    /// The override that set each field directly, and its columns.
-    direct_by: [Option<(usize, Vec<usize>)>; 8],
-    /// Columns mapped to custom fields, bound once the definitions are known.
-    custom: Vec<(usize, CustomRef, String)>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     headers: Vec<String>,
     /// Per field, in the order cells are tried: direct, fallbacks, negated, opt-outs.
-    sources: [Vec<Source>; 8],
+    sources: [Vec<Source>; FIELDS],
     /// A Mailchimp unsubscribed or cleaned export, recognised by this column: every row is
     /// sent with `email_marketing=false`.
     opted_out_export: Option<usize>,
@@ -259,8 +245,15 @@ impl Mapping {
         let named = |c: usize| named_by[c].is_some();
         let opted_out_export = apply_aliases(headers, &mut sources, named, taken)?;
         if sources[Field::Email as usize].is_empty() {
+            // One filled cell in the "header" is most often a title line above the real one.
+            let filled = headers.iter().filter(|h| !h.trim().is_empty()).count();
             return Err(MappingError::NoEmail {
                 headers: headers_seen(headers),
+                title_hint: if filled <= 1 {
+                    ", or --skip-lines N when the header is below N title lines".to_string()
+                } else {
+                    String::new()
+                },
             });
         }
         let used = |c: usize| {
@@ -394,237 +387,6 @@ impl Mapping {
     fn opted_out(&self, f: Field) -> bool {
         f == Field::EmailMarketing && self.opted_out_export.is_some()
     }
-}
-
-/// The `--map` pairs, in order: which columns each names and what they feed. A column named
-/// twice must be named for the same thing; a field set directly twice must get the same columns.
-fn apply_overrides(
-    headers: &[String],
-    overrides: &[(String, String)],
-) -> Result<Overridden, MappingError> {
-    let mut o = Overridden {
-        named_by: vec![None; headers.len()],
-        ..Overridden::default()
-    };
-    let arg = |i: usize| {
-        let (h, f) = &overrides[i];
-        format!("{}={}", esc(h, 60), esc(f, 40))
-    };
-    for (i, (header, field)) in overrides.iter().enumerate() {
-        let target = parse_target(field.trim(), || arg(i))?;
-        let (cols, listed) = override_columns(headers, header.trim(), || arg(i))?;
-        for &c in &cols {
-            if let Some((j, prev)) = &o.named_by[c]
-                && *prev != target
-            {
-                return Err(MappingError::SameColumnTwice {
-                    first: arg(*j),
-                    second: arg(i),
-                });
-            }
-            o.named_by[c] = Some((i, target.clone()));
-        }
-        let (f, negated) = match target {
-            Target::Ignore => continue,
-            Target::Custom(wanted) => {
-                if cols.len() > 1 {
-                    return Err(MappingError::CustomList { arg: arg(i) });
-                }
-                if !o.custom.iter().any(|(c, ..)| *c == cols[0]) {
-                    o.custom.push((cols[0], wanted, arg(i)));
-                }
-                continue;
-            }
-            Target::Field(f, negated) => (f, negated),
-        };
-        if !listed && cols.len() > 1 {
-            return Err(MappingError::DuplicateHeader {
-                field: f,
-                header: esc(header, 60),
-                first: cols[0] + 1,
-                second: cols[1] + 1,
-            });
-        }
-        let list = &mut o.sources[f as usize];
-        if negated {
-            for &column in &cols {
-                let s = Source {
-                    column,
-                    sense: Sense::Negated,
-                };
-                if !list.contains(&s) {
-                    list.push(s);
-                }
-            }
-            continue;
-        }
-        match &o.direct_by[f as usize] {
-            Some((j, prev)) if *prev != cols => {
-                return Err(MappingError::OverridesClash {
-                    field: f,
-                    first: arg(*j),
-                    second: arg(i),
-                });
-            }
-            Some(_) => continue,
-            None => {}
-        }
-        for (k, &column) in cols.iter().enumerate() {
-            let sense = if k == 0 {
-                Sense::Direct
-            } else {
-                Sense::Fallback
-            };
-            list.push(Source { column, sense });
-        }
-        o.direct_by[f as usize] = Some((i, cols));
-    }
-    Ok(o)
-}
-
-/// The alias table over the columns no override named: one primary column per field (a field
-/// an override set takes none), fallbacks, opt-outs; then each field's sources in reading
-/// order. Returns the columns that mark an unsubscribed/cleaned export.
-fn apply_aliases(
-    headers: &[String],
-    sources: &mut [Vec<Source>; 8],
-    named: impl Fn(usize) -> bool,
-    taken: impl Fn(Field) -> bool,
-) -> Result<Vec<usize>, MappingError> {
-    let mut primary: [Option<usize>; 8] = [None; 8];
-    let mut opted_out_export = Vec::new();
-    for (c, header) in headers.iter().enumerate() {
-        if named(c) || is_own_column(header) {
-            continue;
-        }
-        let Some((f, role)) = lookup(header) else {
-            continue;
-        };
-        let sense = match role {
-            Role::Primary | Role::Secondary if taken(f) => continue,
-            Role::Primary => {
-                if let Some(prev) = primary[f as usize] {
-                    return Err(conflict(headers, f, prev, c));
-                }
-                primary[f as usize] = Some(c);
-                continue;
-            }
-            Role::Secondary => Sense::Fallback,
-            Role::OptOut => Sense::OptOut,
-            Role::OptedOutExport => {
-                opted_out_export.push(c);
-                continue;
-            }
-        };
-        sources[f as usize].push(Source { column: c, sense });
-    }
-    for f in Field::ALL {
-        let list = &mut sources[f as usize];
-        if let Some(column) = primary[f as usize] {
-            list.insert(
-                0,
-                Source {
-                    column,
-                    sense: Sense::Direct,
-                },
-            );
-        }
-        list.sort_by_key(|s| s.sense as u8);
-        // Without a primary column, the first fallback is the field's column.
-        if let Some(first) = list.first_mut()
-            && first.sense == Sense::Fallback
-        {
-            first.sense = Sense::Direct;
-        }
-    }
-    Ok(opted_out_export)
-}
-
-fn conflict(headers: &[String], f: Field, prev: usize, c: usize) -> MappingError {
-    if headers[prev].trim() == headers[c].trim() {
-        MappingError::DuplicateHeader {
-            field: f,
-            header: esc(&headers[c], 60),
-            first: prev + 1,
-            second: c + 1,
-        }
-    } else {
-        MappingError::Conflict {
-            field: f,
-            first: esc(&headers[prev], 60),
-            second: esc(&headers[c], 60),
-        }
-    }
-}
-
-/// `email`, `!email_marketing`, `-`/`ignore`, `custom:Company`, `custom:#12`.
-fn parse_target(field: &str, arg: impl Fn() -> String) -> Result<Target, MappingError> {
-    if field == "-" || field.eq_ignore_ascii_case("ignore") {
-        return Ok(Target::Ignore);
-    }
-    if let Some(prefix) = field.get(..7)
-        && prefix.eq_ignore_ascii_case("custom:")
-    {
-        return CustomRef::parse(&field[7..])
-            .map(Target::Custom)
-            .ok_or_else(|| MappingError::UnknownField {
-                arg: arg(),
-                field: esc(field, 40),
-            });
-    }
-    let (negated, name) = match field.strip_prefix('!') {
-        Some(rest) => (true, rest.trim()),
-        None => (false, field),
-    };
-    let f = field_named(name).ok_or_else(|| MappingError::UnknownField {
-        arg: arg(),
-        field: esc(name, 40),
-    })?;
-    if negated && !f.is_consent() {
-        return Err(MappingError::NotNegatable { arg: arg() });
-    }
-    Ok(Target::Field(f, negated))
-}
-
-/// The columns an override names, and whether it listed several (`A,B`): the exact header
-/// first, else headers equal under the alias table's normalisation, else a comma list.
-fn override_columns(
-    headers: &[String],
-    want: &str,
-    arg: impl Fn() -> String,
-) -> Result<(Vec<usize>, bool), MappingError> {
-    let named = |want: &str| -> Vec<usize> {
-        let exact: Vec<usize> = (0..headers.len())
-            .filter(|&c| headers[c].trim() == want)
-            .collect();
-        let n = normalize(want);
-        if !exact.is_empty() || n.is_empty() {
-            return exact;
-        }
-        (0..headers.len())
-            .filter(|&c| normalize(&headers[c]) == n)
-            .collect()
-    };
-    let missing = |part: &str| MappingError::NoSuchColumn {
-        arg: arg(),
-        header: esc(part, 60),
-        headers: headers_seen(headers),
-    };
-    let cols = named(want);
-    if !cols.is_empty() {
-        return Ok((cols, false));
-    }
-    if !want.contains(',') {
-        return Err(missing(want));
-    }
-    let mut cols = Vec::new();
-    for part in want.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let c = *named(part).first().ok_or_else(|| missing(part))?;
-        if !cols.contains(&c) {
-            cols.push(c);
-        }
-    }
-    Ok((cols, true))
 }
 
 /// Parses `--map "Column Header=field"`, splitting on the last `=` so

@@ -68,6 +68,7 @@ fn wolfeo_export() {
             Some(5),
             None,
             None,
+            None,
             None
         ]
     );
@@ -110,7 +111,7 @@ fn vendor_and_language_aliases() {
         ("tagids", Field::TagIds),
         ("Tag names", Field::Tags),
         ("Labels", Field::Tags),
-        ("Sequences", Field::SequenceIds),
+        ("Sequences", Field::Sequences),
         ("sequence_ids", Field::SequenceIds),
     ];
     for &(header, field) in cases {
@@ -231,8 +232,8 @@ fn override_errors() {
     assert_eq!(
         e.to_string(),
         "--map \"Email=emial\": unknown field \"emial\"; fields: email, first_name, last_name, \
-         email_marketing, gdpr, tag_ids, tags, sequence_ids, custom:<name> or custom:#<id> for a \
-         custom field, or - to ignore the column"
+         email_marketing, gdpr, tag_ids, tags, sequence_ids, sequences, custom:<name> or \
+         custom:#<id> for a custom field, or - to ignore the column"
     );
     let e = Mapping::resolve(&h("A,B,Email"), &ov(&[("A", "tags"), ("B", "tags")])).unwrap_err();
     assert_eq!(
@@ -246,6 +247,14 @@ fn override_errors() {
     // Overriding email away leaves no email column.
     let e = Mapping::resolve(&hs, &ov(&[("Email", "-")])).unwrap_err();
     assert!(matches!(e, MappingError::NoEmail { .. }));
+    assert!(!e.to_string().contains("--skip-lines"), "{e}");
+    // A title line read as the header: one filled cell.
+    let e = Mapping::resolve(&h("Exported on 2026-12-01,,"), &[]).unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("or --skip-lines N when the header is below N title lines"),
+        "{e}"
+    );
 }
 
 #[test]

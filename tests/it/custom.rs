@@ -289,3 +289,137 @@ fn kill_9_at_random_moments_then_resume_sets_every_value_once() {
     assert_eq!(results.len(), 300);
     assert!(results.iter().all(|r| r["_outcome"] == "created"));
 }
+
+#[test]
+fn sequences_by_name_resolve_and_missing_ones_are_created_on_request() {
+    let env = Env::new();
+    let sb = sandbox(Config {
+        seed_sequences: 2,
+        ..unlimited()
+    });
+    let input = env.write(
+        "in.csv",
+        "email,Sequences\na@example.com,\"sequence 1, Welcome\"\nb@example.com,Sequence 2\n",
+    );
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .code(1);
+    let first = results(&env.path("in.results.csv"));
+    assert_eq!(first[0]["_outcome"], "invalid");
+    assert!(
+        first[0]["_message"]
+            .contains("Sequence not found: Welcome (use --create-missing-sequences"),
+        "{}",
+        first[0]["_message"]
+    );
+    assert_eq!(
+        sb.contacts().len(),
+        1,
+        "only the row whose names all resolve"
+    );
+    assert_eq!(sb.contacts()[0].sequences, Some(vec![2]));
+
+    let again = env.write(
+        "again.csv",
+        "email,sequences\nc@example.com,\"Sequence 1, Welcome\"\nd@example.com,welcome\n",
+    );
+    bin(&sb)
+        .args(["import", again.to_str().unwrap(), "--rate", "unlimited"])
+        .arg("--create-missing-sequences")
+        .assert()
+        .success();
+    let welcome: Vec<u64> = sb
+        .sequences()
+        .into_iter()
+        .filter(|s| s.name == "Welcome")
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(welcome, [3], "created once, for both rows");
+    let by_email: HashMap<String, Option<Vec<u64>>> = sb
+        .contacts()
+        .into_iter()
+        .map(|c| (c.email, c.sequences))
+        .collect();
+    assert_eq!(by_email["c@example.com"], Some(vec![1, 3]));
+    assert_eq!(by_email["d@example.com"], Some(vec![3]));
+}
+
+#[test]
+fn export_with_custom_fields_round_trips_and_resumes_after_kill_9() {
+    let env = Env::new();
+    let a = with_fields(Config {
+        latency: Some((Duration::from_millis(5), Duration::from_millis(10))),
+        ..unlimited()
+    });
+    let (csv, want) = rows(60);
+    let input = env.write("in.csv", &csv);
+    bin(&a)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .args(["--map", "Company Name=custom:Company"])
+        .assert()
+        .success();
+    assert_eq!(a.custom_values(), want);
+
+    // A first export killed once it has read 20 contacts' values.
+    let out = env.path("all.csv");
+    let cache = env.path("all.csv.custom-fields.jsonl");
+    let export = [
+        "export",
+        "-o",
+        out.to_str().unwrap(),
+        "--with-custom-fields",
+    ];
+    let mut child = spawn(&a, &[&export[..], &["--rate", "100/s"]].concat());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines = || std::fs::read_to_string(&cache).map_or(0, |t| t.matches('\n').count());
+    while lines() < 21 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export ended too soon"
+        );
+        assert!(Instant::now() < deadline, "the cache never grew");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.exists(), "no file at the target after a kill");
+    let cached = lines() as u64 - 1;
+    let gets = requests(&a, "GET /v1/contact");
+    let run = bin(&a)
+        .args([&export[..], &["--rate", "unlimited"]].concat())
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "cost: {} requests (one GET /v1/contact per contact)",
+            60 - cached
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        requests(&a, "GET /v1/contact") - gets,
+        60 - cached,
+        "the second run reads only what the first did not"
+    );
+    assert!(!cache.exists(), "a completed export removes its cache");
+
+    // Into an account whose fields have other ids: the values come back by name.
+    let b = sandbox(Config {
+        seed_custom_fields: vec![
+            ("Size".into(), None),
+            ("Plan".into(), Some("Starter,Pro,Elite".into())),
+            ("Company".into(), None),
+        ],
+        ..unlimited()
+    });
+    bin(&b)
+        .args(["import", out.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .success();
+    assert_eq!(b.custom_values(), want, "every value reproduced");
+    assert_eq!(b.contacts().len(), 60);
+}
