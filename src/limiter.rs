@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::budget::learn::Learner;
 use crate::budget::window::{RateHeaders, Window};
 use crate::budget::{self, BudgetStats, Confirm, Schedule};
 
@@ -101,6 +102,8 @@ pub struct Pacer {
     granted: Mutex<Option<Granted>>,
     /// What the server's rate-limit headers said about its window.
     window: Mutex<Window>,
+    /// What 429s without any header taught about the window.
+    learner: Mutex<Learner>,
 }
 
 #[derive(Clone, Copy)]
@@ -139,6 +142,7 @@ impl Pacer {
             pauses: AtomicU64::new(0),
             granted: Mutex::new(None),
             window: Mutex::new(Window::default()),
+            learner: Mutex::new(Learner::default()),
         }
     }
 
@@ -207,20 +211,54 @@ impl Pacer {
         self.window.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Learns from the rate-limit headers of the answer to the request of `turn`.
+    /// Learns from the answer (not a 429) to the request of `turn`: the rate-limit headers
+    /// if it has them, else that one more request fitted in the server's window.
     pub fn observe(&self, turn: Turn, rtt: Duration, headers: RateHeaders) {
-        self.window()
-            .observe(turn.seq, turn.at_us, rtt.as_micros() as u64, headers);
+        if headers.remaining.is_some() {
+            self.window()
+                .observe(turn.seq, turn.at_us, rtt.as_micros() as u64, headers);
+            return;
+        }
+        let Some(own) = self.rate.interval() else {
+            return;
+        };
+        let change = self.learner().answered(turn.at_us, own.as_micros() as u64);
+        if let Some(floor) = change {
+            self.schedule.update(|s, _| s.floor_us = floor);
+        }
     }
 
-    /// A 429: everyone on the schedule pauses for `pause`; a `Retry-After` also tells when
-    /// the server's window ends.
-    pub fn throttled(&self, pause: Duration, retry_after: Option<Duration>) {
-        if let Some(d) = retry_after {
-            let end = self.schedule.now_us() + d.as_micros() as u64;
-            self.window().throttled(end);
-        }
+    /// A 429: everyone on the schedule pauses, for `Retry-After` (which also tells when the
+    /// server's window ends) or, without one, for what the 429s so far prove about the window
+    /// ([`Learner`]). Returns the pause and where it came from, for the message.
+    pub fn throttled(&self, retry_after: Option<Duration>) -> (Duration, &'static str) {
+        let (pause, why) = match retry_after {
+            Some(d) => {
+                let end = self.schedule.now_us() + d.as_micros() as u64;
+                self.window().throttled(end);
+                (crate::api::retry::throttle_pause(Some(d)), "Retry-After")
+            }
+            None if self.rate.interval().is_some() => {
+                let now = self.schedule.now_us();
+                let us = self.learner().throttled(now);
+                let why = if us >= 60_000_000 {
+                    "no Retry-After: the API's 60 s"
+                } else {
+                    "no Retry-After: the window the requests so far prove"
+                };
+                (Duration::from_micros(us), why)
+            }
+            None => (
+                crate::api::retry::throttle_pause(None),
+                "no Retry-After: the API's 60 s",
+            ),
+        };
         self.pause_for(pause);
+        (pause, why)
+    }
+
+    fn learner(&self) -> std::sync::MutexGuard<'_, Learner> {
+        self.learner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records a started request: its sequence number and how many were sharing.
@@ -276,6 +314,7 @@ impl Pacer {
             pauses: self.pauses.load(Ordering::Relaxed),
             window_holds,
             server_limit,
+            windows_learnt: self.learner().lessons(),
         }
     }
 

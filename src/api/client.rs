@@ -301,7 +301,9 @@ impl Client {
                 }
             };
             self.observe_latency(elapsed);
-            self.pacer.observe(turn, elapsed, limits);
+            if status != 429 {
+                self.pacer.observe(turn, elapsed, limits);
+            }
             if self.ui.verbose() > 0 {
                 self.ui.debug(&format!(
                     "{}{method} {path} -> {status} in {}ms",
@@ -385,16 +387,10 @@ impl Client {
     /// A 429 pauses every request of the run, not only the one that met it.
     fn throttled(&self, retry_after: Option<Duration>) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
-        let pause = retry::throttle_pause(retry_after);
-        self.pacer.throttled(pause, retry_after);
+        let (pause, why) = self.pacer.throttled(retry_after);
         self.ui.info(&format!(
-            "429 Too Many Attempts: pausing all requests for {:.1}s{}",
+            "429 Too Many Attempts: pausing all requests for {:.1}s ({why})",
             pause.as_secs_f64(),
-            if retry_after.is_some() {
-                " (Retry-After)"
-            } else {
-                " (no Retry-After: the API's 60 s)"
-            }
         ));
     }
 

@@ -8,6 +8,7 @@
 //! it; [`crate::session::Session::open`] decides which kind from `--budget`, the rate and the
 //! URL. If the shared file fails mid-run the schedule carries on privately and says so.
 
+pub(crate) mod learn;
 mod shared;
 pub(crate) mod slots;
 pub mod window;
@@ -56,6 +57,8 @@ pub struct BudgetStats {
     pub window_holds: u64,
     /// The server's `X-RateLimit-Limit`, when it sends one.
     pub server_limit: Option<u32>,
+    /// Windows learnt from a 429 without any header (the pace then stays under them).
+    pub windows_learnt: u64,
 }
 
 impl BudgetStats {

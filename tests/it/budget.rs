@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use wolfeo_bulk::sandbox::{Config, SandboxHandle, WindowKind};
 
-use crate::harness::{Env, sandbox, std_bin};
+use crate::harness::{Env, bin, sandbox, std_bin};
 
 /// The sandbox's window: 10 requests/s, the binary's default rate.
 const WINDOW: &str = "60/6s";
@@ -162,4 +162,31 @@ fn a_killed_process_leaves_the_other_at_full_rate() {
     let bound = Duration::from_secs_f64(left as f64 / 10.0 * 1.25 + 2.0);
     assert!(took <= bound, "{left} rows took {took:?} (bound {bound:?})");
     assert_eq!(sb.stats().throttled_total, 0);
+}
+
+#[test]
+fn without_any_header_a_tighter_window_costs_one_429_not_one_per_window() {
+    // The documented API: no X-RateLimit-*, no Retry-After. Its window here allows half of
+    // --rate (20 per 2 s against 20/s); before, every window cost a 429 and a 60 s pause.
+    let env = Env::new();
+    let sb = sandbox(Config {
+        rate_limit: Some("20/2s".parse().unwrap()),
+        rate_headers: false,
+        ..Config::default()
+    });
+    let input = rows(&env, "a", 75);
+    let started = Instant::now();
+    bin(&sb)
+        .args(["-q", "import", input.to_str().unwrap(), "--rate", "20/s"])
+        .arg("--summary-json")
+        .arg(env.path("a.json"))
+        .assert()
+        .code(0);
+    let took = started.elapsed();
+    let stats = sb.stats();
+    assert!(stats.throttled_total <= 2, "{stats:?}");
+    assert_eq!(stats.contacts_total, 75);
+    // Ideal: 76 requests at 10/s = 7.6 s; 1.3 x that, plus start-up on a loaded machine.
+    assert!(took <= Duration::from_secs_f64(7.6 * 1.3 + 1.5), "{took:?}");
+    assert_eq!(summary(&env.path("a.json"))["budget"]["windows_learnt"], 1);
 }
