@@ -223,9 +223,15 @@ fn a_third_party_on_the_same_key_costs_at_most_one_429_per_window() {
     let ours = summary(&env.path("a.json"));
     let windows = (took / 6.0).ceil() as u64 + 1;
     let throttled = ours["throttled_429"].as_u64().unwrap();
-    assert!(throttled <= windows, "{throttled} 429s in {windows} windows");
+    assert!(
+        throttled <= windows,
+        "{throttled} 429s in {windows} windows"
+    );
     // What the third party left: 7 of every 10 requests/s. Loose here (a loaded machine);
     // benches/budget.sh measures it.
     let used = ours["requests"].as_f64().unwrap() / (took * 7.0);
-    assert!(used >= 0.7, "{used:.2} of the remaining budget in {took:.1} s: {ours}");
+    assert!(
+        used >= 0.7,
+        "{used:.2} of the remaining budget in {took:.1} s: {ours}"
+    );
 }
