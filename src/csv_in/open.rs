@@ -88,6 +88,7 @@ impl CsvInput {
             limit: opts.limit,
             sheet: None,
             exact_records: None,
+            plain_lines: true,
         }
     }
 

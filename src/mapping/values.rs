@@ -83,6 +83,21 @@ const NOT_CONSENTED: &[&str] = &[
     "dadodebaja",
 ];
 
+/// The longest word of the four lists above, in bytes (checked when compiled).
+const LONGEST_WORD: usize = 16;
+const _: () = {
+    let lists = [YES, NO, CONSENTED, NOT_CONSENTED];
+    let mut i = 0;
+    while i < lists.len() {
+        let mut j = 0;
+        while j < lists[i].len() {
+            assert!(lists[i][j].len() <= LONGEST_WORD);
+            j += 1;
+        }
+        i += 1;
+    }
+};
+
 /// Reads a trimmed, non-empty consent cell; `None` for a spelling nobody agreed on.
 pub fn read_consent(cell: &str) -> Option<Reading> {
     match cell {
@@ -93,14 +108,28 @@ pub fn read_consent(cell: &str) -> Option<Reading> {
     if cell.bytes().any(|b| b.is_ascii_digit()) {
         return None;
     }
-    let n = normalize(cell);
-    if YES.contains(&n.as_str()) {
+    // An ASCII cell (almost every one) is normalised on the stack: `normalize` keeps its
+    // letters, lower-cased. One longer than every word cannot be one.
+    let mut ascii = [0u8; LONGEST_WORD];
+    let normalized;
+    let n = if cell.is_ascii() {
+        let mut len = 0;
+        for b in cell.bytes().filter(u8::is_ascii_alphanumeric) {
+            *ascii.get_mut(len)? = b.to_ascii_lowercase();
+            len += 1;
+        }
+        std::str::from_utf8(&ascii[..len]).expect("ASCII letters")
+    } else {
+        normalized = normalize(cell);
+        normalized.as_str()
+    };
+    if YES.contains(&n) {
         Some(Reading::Flag(true))
-    } else if NO.contains(&n.as_str()) {
+    } else if NO.contains(&n) {
         Some(Reading::Flag(false))
-    } else if CONSENTED.contains(&n.as_str()) {
+    } else if CONSENTED.contains(&n) {
         Some(Reading::Consent(true))
-    } else if NOT_CONSENTED.contains(&n.as_str()) {
+    } else if NOT_CONSENTED.contains(&n) {
         Some(Reading::Consent(false))
     } else {
         None

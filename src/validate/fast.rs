@@ -93,7 +93,7 @@ fn plain_domain(domain: &[u8]) -> bool {
 /// egulias lexes `IPv6` (exactly, after a non-letter) as its own token, refused in a domain.
 /// Any occurrence sends the address to the full rule.
 fn contains_ipv6(b: &[u8]) -> bool {
-    b.windows(4).any(|w| w == b"IPv6")
+    (0..b.len()).any(|i| b[i] == b'I' && b[i..].starts_with(b"IPv6"))
 }
 
 #[cfg(test)]

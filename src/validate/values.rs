@@ -17,7 +17,18 @@ pub const PHP_TRIM: [char; 6] = [' ', '\t', '\n', '\r', '\0', '\x0B'];
 
 /// PHP `trim($s)` with its default character list (not Rust's Unicode `str::trim`).
 pub fn php_trim(s: &str) -> &str {
-    s.trim_matches(&PHP_TRIM[..])
+    // Every character of the list is ASCII, so byte positions are character boundaries; this
+    // runs on every mapped cell, and a byte test is several times cheaper than `trim_matches`.
+    let trimmed = |b: &u8| PHP_TRIM.contains(&char::from(*b));
+    let bytes = s.as_bytes();
+    let Some(start) = bytes.iter().position(|b| !trimmed(b)) else {
+        return "";
+    };
+    let end = bytes
+        .iter()
+        .rposition(|b| !trimmed(b))
+        .map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// Laravel's global `TrimStrings` then `ConvertEmptyStringsToNull` middleware, which run before
@@ -122,6 +133,21 @@ pub fn text_list_is_surely_malformed(s: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn trims_by_bytes_as_trim_matches_does() {
+        let mut s = String::new();
+        let alphabet = [' ', '\t', '\n', '\0', '\x0B', 'a', 'é', '\u{a0}', '\r'];
+        for n in 0..9usize.pow(4) {
+            s.clear();
+            let mut k = n;
+            for _ in 0..4 {
+                s.push(alphabet[k % 9]);
+                k /= 9;
+            }
+            assert_eq!(php_trim(&s), s.trim_matches(&PHP_TRIM[..]), "{s:?}");
+        }
+    }
 
     #[test]
     fn trims_exactly_what_php_trims() {

@@ -7,23 +7,33 @@
 //! `0.1 + 0.2` reads `0.3`), never in exponent notation; dates as ISO 8601 (`2024-03-01`,
 //! `2024-03-01 14:30:00` with a time, `14:30:00` for a time alone); booleans as Excel shows
 //! them (`TRUE`/`FALSE`, which the consent reader understands); formulas by their cached value.
-//! An error value (`#N/A`) is returned as `Err` with its text. Number formats (currency, %,
-//! thousands separators) are not applied: the value is written, not its decoration.
+//! An error value (`#N/A`) is returned as `Err` with its text. Of number formats, only the
+//! zero padding of an all-`0` format is applied (`0612345678`, a phone number stored as a
+//! number); currency, %, thousands separators are not: the value is written, not its
+//! decoration.
 //! Called by [`super::SheetInput`] for every cell it hands over.
 
 use std::borrow::Cow;
 
 use calamine::{CellErrorType, Data, ExcelDateTime};
 
-/// The cell's text, or the spreadsheet error it holds (`#N/A`, `#REF!`, ...).
-pub(super) fn text(cell: &Data) -> Result<Cow<'_, str>, &'static str> {
+/// The cell's text, or the spreadsheet error it holds (`#N/A`, `#REF!`, ...). `format` is the
+/// cell's number format code, when known.
+pub(super) fn text<'a>(cell: &'a Data, format: Option<&str>) -> Result<Cow<'a, str>, &'static str> {
+    let padded = |digits: String| match format.and_then(zero_padding) {
+        Some(width) if digits.len() < width && !digits.starts_with('-') => {
+            format!("{digits:0>width$}")
+        }
+        _ => digits,
+    };
     Ok(match cell {
         Data::Empty => Cow::Borrowed(""),
         Data::String(s) => match ERRORS.iter().find(|e| **e == s) {
             Some(e) => return Err(e),
             None => Cow::Borrowed(s.as_str()),
         },
-        Data::Int(i) => Cow::Owned(i.to_string()),
+        Data::Int(i) => Cow::Owned(padded(i.to_string())),
+        Data::Float(f) if f.fract() == 0.0 => Cow::Owned(padded(number(*f))),
         Data::Float(f) => Cow::Owned(number(*f)),
         Data::Bool(true) => Cow::Borrowed("TRUE"),
         Data::Bool(false) => Cow::Borrowed("FALSE"),
@@ -35,6 +45,15 @@ pub(super) fn text(cell: &Data) -> Result<Cow<'_, str>, &'static str> {
     })
 }
 
+/// A number without a fraction: the only kind a format of zeros pads.
+pub(super) fn is_whole(cell: &Data) -> bool {
+    match cell {
+        Data::Int(_) => true,
+        Data::Float(f) => f.fract() == 0.0,
+        _ => false,
+    }
+}
+
 /// Whether the cell shows nothing: a row of such cells is a blank line.
 pub(super) fn is_blank(cell: &Data) -> bool {
     match cell {
@@ -42,6 +61,13 @@ pub(super) fn is_blank(cell: &Data) -> bool {
         Data::String(s) => s.is_empty(),
         _ => false,
     }
+}
+
+/// The width of a format made only of `0`s (`0000000000` for phone numbers, `00000` for ZIP
+/// codes): Excel shows a whole number padded with leading zeros to that width, and that is the
+/// value the user means. Other formats are not applied.
+fn zero_padding(code: &str) -> Option<usize> {
+    (!code.is_empty() && code.bytes().all(|b| b == b'0')).then_some(code.len())
 }
 
 /// Excel keeps 15 significant digits: round to those, then print the shortest decimal that
@@ -124,6 +150,30 @@ mod tests {
     use super::*;
     use calamine::ExcelDateTimeType;
 
+    fn text_of(cell: &Data) -> Result<Cow<'_, str>, &'static str> {
+        text(cell, None)
+    }
+
+    #[test]
+    fn all_zero_formats_pad_whole_numbers() {
+        let zeros = Some("0000000000");
+        assert_eq!(
+            text(&Data::Float(612345678.0), zeros).unwrap(),
+            "0612345678"
+        );
+        assert_eq!(text(&Data::Int(501), Some("00000")).unwrap(), "00501");
+        assert_eq!(
+            text(&Data::Float(12345678901.0), zeros).unwrap(),
+            "12345678901"
+        );
+        assert_eq!(text(&Data::Float(6.5), zeros).unwrap(), "6.5");
+        assert_eq!(
+            text(&Data::Float(612345678.0), Some("0.00")).unwrap(),
+            "612345678"
+        );
+        assert_eq!(text(&Data::Float(-5.0), Some("000")).unwrap(), "-5");
+    }
+
     #[test]
     fn numbers_read_as_displayed() {
         assert_eq!(number(33612345678.0), "33612345678");
@@ -135,35 +185,35 @@ mod tests {
         assert_eq!(number(1e-7), "0.0000001");
         assert_eq!(number(1e20), "100000000000000000000");
         assert_eq!(number(123456789012345678.0), "123456789012346000");
-        assert_eq!(text(&Data::Int(7)).unwrap(), "7");
-        assert_eq!(text(&Data::Bool(true)).unwrap(), "TRUE");
-        assert_eq!(text(&Data::Error(CellErrorType::NA)), Err("#N/A"));
-        assert_eq!(text(&Data::String("#N/A".into())), Err("#N/A"));
-        assert_eq!(text(&Data::String("#N/A ".into())).unwrap(), "#N/A ");
+        assert_eq!(text_of(&Data::Int(7)).unwrap(), "7");
+        assert_eq!(text_of(&Data::Bool(true)).unwrap(), "TRUE");
+        assert_eq!(text_of(&Data::Error(CellErrorType::NA)), Err("#N/A"));
+        assert_eq!(text_of(&Data::String("#N/A".into())), Err("#N/A"));
+        assert_eq!(text_of(&Data::String("#N/A ".into())).unwrap(), "#N/A ");
     }
 
     #[test]
     fn dates_and_times_read_as_iso() {
         let dt = |v: f64| Data::DateTime(ExcelDateTime::new(v, ExcelDateTimeType::DateTime, false));
         // 2024-03-01 is serial 45352 in the 1900 system.
-        assert_eq!(text(&dt(45352.0)).unwrap(), "2024-03-01");
+        assert_eq!(text_of(&dt(45352.0)).unwrap(), "2024-03-01");
         assert_eq!(
-            text(&dt(45352.604166666664)).unwrap(),
+            text_of(&dt(45352.604166666664)).unwrap(),
             "2024-03-01 14:30:00"
         );
-        assert_eq!(text(&dt(0.604166666664)).unwrap(), "14:30:00");
+        assert_eq!(text_of(&dt(0.604166666664)).unwrap(), "14:30:00");
         let d1904 = Data::DateTime(ExcelDateTime::new(
             43890.0,
             ExcelDateTimeType::DateTime,
             true,
         ));
-        assert_eq!(text(&d1904).unwrap(), "2024-03-01");
+        assert_eq!(text_of(&d1904).unwrap(), "2024-03-01");
         let span = Data::DateTime(ExcelDateTime::new(1.5, ExcelDateTimeType::TimeDelta, false));
-        assert_eq!(text(&span).unwrap(), "36:00:00");
+        assert_eq!(text_of(&span).unwrap(), "36:00:00");
         let iso = Data::DateTimeIso("2024-03-01T14:30:00".into());
-        assert_eq!(text(&iso).unwrap(), "2024-03-01 14:30:00");
+        assert_eq!(text_of(&iso).unwrap(), "2024-03-01 14:30:00");
         assert_eq!(
-            text(&Data::DurationIso("PT14H30M00S".into())).unwrap(),
+            text_of(&Data::DurationIso("PT14H30M00S".into())).unwrap(),
             "14:30:00"
         );
     }

@@ -23,7 +23,8 @@ use std::io::{self, BufReader, Seek};
 use std::path::Path;
 
 use calamine::{
-    Data, Ods, Range, Reader, SheetType, SheetVisible, Sheets, Xls, Xlsb, Xlsx, open_workbook,
+    Data, Ods, Range, Reader, SheetType, SheetVisible, Sheets, StyleRange, Xls, Xlsb, Xlsx,
+    open_workbook,
 };
 
 use super::{InputError, Options, Record, RecordProblem, Sheet, sanitize_for_message};
@@ -79,6 +80,9 @@ pub fn is_spreadsheet(path: &Path) -> bool {
 /// One sheet's rows, read as records.
 pub(super) struct SheetInput {
     range: Range<Data>,
+    styles: Option<StyleRange>,
+    /// Absolute index of the range's first column (styles are looked up by absolute cell).
+    left: u32,
     /// Next row to read, relative to the range.
     next: usize,
     /// Absolute index of the range's first row, so `line` is the row number users see.
@@ -132,16 +136,31 @@ pub(super) fn open(
         let range = book
             .worksheet_range(&chosen)
             .map_err(|e| fail(e.to_string()))?;
-        Ok((range, sheet))
+        // Number formats tell `612345678` shown as `0612345678`; only xlsx has them, and a
+        // sheet whose styles cannot be read is still read, unformatted. Reading them parses
+        // the sheet a second time, so only when a whole number could be padded.
+        let styles = match &mut book {
+            Sheets::Xlsx(x) if range.used_cells().any(|(_, _, d)| cell::is_whole(d)) => {
+                x.worksheet_style(&chosen).ok()
+            }
+            _ => None,
+        };
+        Ok((Cells { range, styles }, sheet))
     });
-    let (range, sheet) = match read {
+    let (cells, sheet) = match read {
         Ok(result) => result.map_err(|e| match e {
             Opening::Input(e) => e,
             Opening::Calamine(e) => fail(e.to_string()),
         })?,
         Err(_) => return Err(fail("the spreadsheet reader failed on it".into())),
     };
-    header(name, range, sheet, opts)
+    header(name, cells, sheet, opts)
+}
+
+/// A sheet's values, and its cells' styles when the format has them.
+struct Cells {
+    range: Range<Data>,
+    styles: Option<StyleRange>,
 }
 
 enum Opening {
@@ -229,15 +248,14 @@ fn choose_sheet(
 }
 
 /// Skips `--skip-lines` rows and blank rows, then reads the header row.
-fn header(
-    name: &str,
-    range: Range<Data>,
-    sheet: Sheet,
-    opts: &Options,
-) -> Result<Opened, InputError> {
-    let top = range.start().map_or(0, |(row, _)| u64::from(row));
+fn header(name: &str, cells: Cells, sheet: Sheet, opts: &Options) -> Result<Opened, InputError> {
+    let Cells { range, styles } = cells;
+    let (top, left) = range.start().unwrap_or((0, 0));
+    let top = u64::from(top);
     let mut rows = SheetInput {
         range,
+        styles,
+        left,
         next: opts.skip_lines.saturating_sub(top) as usize,
         top,
         width: None,
@@ -279,6 +297,19 @@ fn header(
 }
 
 impl SheetInput {
+    /// The number format of a numeric cell, when the sheet has styles.
+    fn number_format(&self, row: usize, column: usize, data: &Data) -> Option<&str> {
+        if !matches!(data, Data::Float(_) | Data::Int(_)) {
+            return None;
+        }
+        let at = (
+            u32::try_from(self.top + row as u64).ok()?,
+            self.left + u32::try_from(column).ok()?,
+        );
+        let style = self.styles.as_ref()?.get(at)?;
+        style.number_format.as_ref().map(|f| f.format_code.as_str())
+    }
+
     fn blank(&self, row: usize) -> bool {
         (0..self.range.width()).all(|c| self.range.get((row, c)).is_none_or(cell::is_blank))
     }
@@ -307,7 +338,8 @@ impl SheetInput {
         let cells = self.width.map_or(found, |w| w.max(found));
         for c in 0..cells {
             let data = self.range.get((row, c)).unwrap_or(&Data::Empty);
-            let text = match cell::text(data) {
+            let format = self.number_format(row, c, data);
+            let text = match cell::text(data, format) {
                 Ok(t) => t,
                 Err(error) => {
                     cell_error.get_or_insert(RecordProblem::CellError { column: c, error });

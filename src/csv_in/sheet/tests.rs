@@ -47,6 +47,9 @@ fn workbook(path: &Path) {
     s.write_formula(3, 5, Formula::new("=1/0").set_result("#DIV/0!"))
         .unwrap();
     s.write_string(4, 0, "bo@example.com").unwrap();
+    let phone = Format::new().set_num_format("0000000000");
+    s.write_number_with_format(4, 3, 612345678.0, &phone)
+        .unwrap();
     s.write_formula(4, 1, Formula::new("=\"B\"&\"o\"").set_result("Bo"))
         .unwrap();
     s.write_formula(4, 2, Formula::new("=0.1+0.2").set_result("0.3"))
@@ -101,7 +104,11 @@ fn a_sheet_reads_as_the_user_sees_it() {
             error: "#DIV/0!"
         })
     );
-    assert_eq!(bo.fields, ["bo@example.com", "Bo", "0.3", "", "#N/A", ""]);
+    // A number formatted `0000000000` is the phone number the user sees.
+    assert_eq!(
+        bo.fields,
+        ["bo@example.com", "Bo", "0.3", "0612345678", "#N/A", ""]
+    );
     assert_eq!(
         bo.problem,
         Some(RecordProblem::CellError {
