@@ -14,6 +14,7 @@ use reqwest::Url;
 use crate::accounts;
 use crate::api::client::{ClientConfig, is_loopback};
 use crate::api::retry::RetryPolicy;
+use crate::budget::BudgetMode;
 use crate::exit::{self, Fatal};
 use crate::limiter::Rate;
 use crate::sandbox::{self, SandboxHandle};
@@ -91,6 +92,12 @@ pub struct ConnectionArgs {
     /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s or unlimited.
     #[arg(short, long, default_value = "10/s", value_parser = parse_rate)]
     pub rate: Rate,
+
+    /// Share the account's rate with the other wolfeo-bulk processes of this user on this host
+    /// (shared: they split it and a 429 pauses all), or pace this run alone (private).
+    /// --sandbox and --rate unlimited are always private.
+    #[arg(long, env = "WOLFEO_BUDGET", default_value = "shared", value_name = "shared|private", value_parser = parse_budget)]
+    pub budget: BudgetMode,
 
     /// Requests in flight at once (raised automatically when latency × rate needs more).
     #[arg(short = 'j', long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -187,6 +194,10 @@ pub fn parse_base_url(raw: &str) -> Result<Url, Fatal> {
 }
 
 pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    s.parse()
+}
+
+fn parse_budget(s: &str) -> Result<BudgetMode, String> {
     s.parse()
 }
 

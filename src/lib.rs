@@ -3,12 +3,14 @@
 //! The binary is a thin shell over [`run`]. Modules, by concern:
 //! [`cli`] (flags -> validated config), [`csv_in`] and [`mapping`] (reading hostile CSV,
 //! headers -> fields), [`validate`] (the API's rules, shared with the sandbox), [`api`] (wire
-//! format, client, retry policy), [`limiter`] (the one shared pacer), [`import`] and [`export`]
+//! format, client, retry policy), [`limiter`] (the one pacer) and
+//! [`budget`] (its schedule, shared by the processes of one account), [`import`] and [`export`]
 //! (one module per subcommand), [`results`] (outcomes and the files that record them),
 //! [`sandbox`] (the local imitation of the API), [`ui`] and [`summary`] (what the user sees).
 
 pub mod accounts;
 pub mod api;
+pub mod budget;
 pub mod cli;
 pub mod csv_in;
 pub mod exit;

@@ -4,9 +4,10 @@
 //! A [`Session`] owns what every request of a run shares: the validated connection settings
 //! (key, URL, transport rules, or the in-process sandbox of `--sandbox`), the one [`Pacer`],
 //! the [`Client`], the [`Shutdown`] every worker listens to, the signal listener, and the
-//! request counters the summary reports. The pacer is built here and injected into the client,
-//! so a budget shared with other processes (a host-wide limiter) plugs in at
-//! [`Session::open`] without touching the client or the pipelines.
+//! request counters the summary reports. The pacer is built here, on the account's schedule
+//! (shared with the other processes of this host that talk to the account, unless `--budget
+//! private`: [`crate::budget`]), and injected into the client, so neither the client nor the
+//! pipelines know whether the budget is shared.
 //!
 //! Before any row is read, [`Session::open`] spends one cheap authenticated request
 //! (`GET /v1/tags?per_page=1`) to check the URL and the key: a wrong key stops at once with
@@ -18,6 +19,7 @@ use std::time::Instant;
 
 use crate::api::client::{CallError, Client, ClientConfig, ClientStats, is_loopback};
 use crate::api::endpoints::Endpoint;
+use crate::budget::{BudgetMode, BudgetStats, Schedule};
 use crate::cli::{ConnectionArgs, DEFAULT_BASE_URL};
 use crate::exit::Fatal;
 use crate::limiter::Pacer;
@@ -32,7 +34,7 @@ const DOCUMENTED_PER_SECOND: f64 = 10.0;
 const PREFLIGHT_RETRIES: u32 = 2;
 
 /// Request counters of a run, preflight included.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RequestStats {
     pub requests: u64,
     pub throttled_429: u64,
@@ -42,6 +44,8 @@ pub struct RequestStats {
     /// Requests over the time between the first and the last one started (see
     /// [`Pacer::achieved_per_second`]); `None` below two requests.
     pub achieved_per_second: Option<f64>,
+    /// Whether and how the account's rate was shared with other processes.
+    pub budget: BudgetStats,
 }
 
 /// Whether the session spends a request checking URL and key before the command's own.
@@ -62,6 +66,16 @@ pub struct Session {
     preflight: RequestStats,
     /// Keeps the in-process sandbox of `--sandbox` alive for the whole run.
     _sandbox: Option<SandboxHandle>,
+    /// `-v`: the budget's state every 10 s, until the session ends.
+    budget_log: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(task) = self.budget_log.take() {
+            task.abort();
+        }
+    }
 }
 
 impl Session {
@@ -71,8 +85,8 @@ impl Session {
         let shutdown = Shutdown::new();
         let (config, sandbox) = args.connect(ui)?;
         warn_above_documented_rate(&config, ui);
-        // The injection point for a budget shared beyond this process (issue 16).
-        let pacer = Arc::new(Pacer::new(config.rate));
+        let schedule = schedule_for(args, &config, ui);
+        let pacer = Arc::new(Pacer::with_schedule(config.rate, schedule));
         let client = Client::new(
             &config,
             Arc::clone(&pacer),
@@ -86,6 +100,7 @@ impl Session {
             shutdown,
             preflight: RequestStats::default(),
             _sandbox: sandbox,
+            budget_log: log_budget(&pacer, ui),
         };
         if check == Check::Preflight {
             session.preflight = session.check(args, &config, pacer, ui).await?;
@@ -121,6 +136,7 @@ impl Session {
             retries: ClientStats::get(&s.retries) + self.preflight.retries,
             preflight: self.preflight.requests,
             achieved_per_second: self.client.pacer().achieved_per_second(),
+            budget: self.client.pacer().budget_stats(),
         }
     }
 
@@ -224,6 +240,43 @@ impl Origin {
         Origin {
             base_url: base_url.into(),
             key,
+        }
+    }
+}
+
+/// With `-v`, one line on the budget every 10 s (the first after 10 s: a short run needs none).
+fn log_budget(pacer: &Arc<Pacer>, ui: &Arc<Ui>) -> Option<tokio::task::JoinHandle<()>> {
+    if ui.verbose() == 0 {
+        return None;
+    }
+    let (pacer, ui) = (Arc::downgrade(pacer), Arc::clone(ui));
+    Some(tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(10);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            let Some(pacer) = pacer.upgrade() else { return };
+            ui.debug(&pacer.status_line());
+        }
+    }))
+}
+
+/// The account's host-wide schedule, unless the run asked for its own or cannot share: the
+/// in-process sandbox of `--sandbox` serves this process alone, and an unlimited rate has no
+/// slots to share (a file lock per request would only slow it down).
+fn schedule_for(args: &ConnectionArgs, config: &ClientConfig, ui: &Ui) -> Schedule {
+    if args.budget == BudgetMode::Private || args.sandbox || config.rate.interval().is_none() {
+        return Schedule::private();
+    }
+    let url = config.base_url.as_str();
+    match Schedule::shared(url, config.api_key.expose()) {
+        Ok(schedule) => schedule,
+        Err(e) => {
+            ui.warn(&format!(
+                "warning: cannot share the rate budget with other processes ({e}); pacing this \
+                 run alone (--budget private silences this)"
+            ));
+            Schedule::private()
         }
     }
 }

@@ -79,6 +79,9 @@ pub struct Envelope<T: Serialize> {
     pub achieved_requests_per_second: Option<f64>,
     /// The pacing limit: `10/s`, `600/1m`, or `unlimited`.
     pub rate_limit: String,
+    /// Whether the account's rate was shared with other processes of this host, with how
+    /// many, the share this run got, and its pauses ([`crate::budget`]).
+    pub budget: crate::budget::BudgetStats,
     #[serde(flatten)]
     pub details: T,
 }
@@ -106,6 +109,7 @@ impl<T: Serialize> Envelope<T> {
             retries: stats.retries,
             achieved_requests_per_second: stats.achieved_per_second,
             rate_limit: rate.to_string(),
+            budget: stats.budget,
             details,
         }
     }

@@ -25,6 +25,7 @@ use super::ApiError;
 use super::endpoints::Endpoint;
 use super::reply::{self, Body};
 use super::retry::{self, RetryPolicy, Verdict};
+use crate::budget::window::RateHeaders;
 use crate::limiter::{Pacer, Rate};
 use crate::secret::ApiKey;
 use crate::shutdown::Shutdown;
@@ -255,22 +256,22 @@ impl Client {
         loop {
             // Waiting for a turn is cancelled by shutdown: a stopping run must not drain its
             // queue through the pacer just to learn that nothing more may be sent.
-            tokio::select! {
-                _ = self.pacer.ready() => {}
-                _ = self.shutdown.wait() => {}
-            }
-            if self.shutdown.is_triggered() {
+            let turn = tokio::select! {
+                turn = self.pacer.ready() => Some(turn),
+                _ = self.shutdown.wait() => None,
+            };
+            let Some(turn) = turn.filter(|_| !self.shutdown.is_triggered()) else {
                 return Err(CallError::Interrupted {
                     attempts,
                     maybe_sent,
                 });
-            }
+            };
             attempts += 1;
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
             let started = Instant::now();
             let outcome = self.attempt(&method, url, query, body.as_ref()).await;
             let elapsed = started.elapsed();
-            let (status, bytes, retry_after) = match outcome {
+            let (status, bytes, retry_after, limits) = match outcome {
                 Ok(answer) => answer,
                 Err(e) => {
                     let described = describe_transport_error(&e);
@@ -300,6 +301,7 @@ impl Client {
                 }
             };
             self.observe_latency(elapsed);
+            self.pacer.observe(turn, elapsed, limits);
             if self.ui.verbose() > 0 {
                 self.ui.debug(&format!(
                     "{}{method} {path} -> {status} in {}ms",
@@ -352,7 +354,7 @@ impl Client {
         url: &Url,
         query: &[(&str, &str)],
         body: Option<&Bytes>,
-    ) -> Result<(u16, Bytes, Option<Duration>), reqwest::Error> {
+    ) -> Result<(u16, Bytes, Option<Duration>, RateHeaders), reqwest::Error> {
         let sent_at = Utc::now();
         let mut request = self
             .http
@@ -374,16 +376,17 @@ impl Client {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry::parse_retry_after);
+        let limits = rate_headers(response.headers());
         self.observe_clock(response.headers(), sent_at, Utc::now());
         let bytes = response.bytes().await?;
-        Ok((status, bytes, retry_after))
+        Ok((status, bytes, retry_after, limits))
     }
 
     /// A 429 pauses every request of the run, not only the one that met it.
     fn throttled(&self, retry_after: Option<Duration>) {
         self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         let pause = retry::throttle_pause(retry_after);
-        self.pacer.pause_for(pause);
+        self.pacer.throttled(pause, retry_after);
         self.ui.info(&format!(
             "429 Too Many Attempts: pausing all requests for {:.1}s{}",
             pause.as_secs_f64(),
@@ -410,6 +413,21 @@ impl Client {
             _ = tokio::time::sleep(wait) => {}
             _ = self.shutdown.wait() => {}
         }
+    }
+}
+
+/// The server's `X-RateLimit-Limit` and `X-RateLimit-Remaining` (Laravel's throttle sends
+/// both on every answer; the documented API shows none): the only place they are read.
+fn rate_headers(headers: &reqwest::header::HeaderMap) -> RateHeaders {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok())
+    };
+    RateHeaders {
+        limit: number("x-ratelimit-limit"),
+        remaining: number("x-ratelimit-remaining"),
     }
 }
 

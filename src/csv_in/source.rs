@@ -122,12 +122,7 @@ pub(super) fn decode(
                 None if head.starts_with(b"\xFE\xFF") => (encoding_rs::UTF_16BE, true),
                 None => (encoding_rs::UTF_16LE, true),
             };
-            let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .encoding(Some(chosen))
-                .bom_override(true)
-                .strip_bom(true)
-                .build(io::Cursor::new(head.to_vec()).chain(raw));
-            (Box::new(decoder), chosen.name(), bom)
+            (decoder(chosen, head, raw), chosen.name(), bom)
         }
         None | Some(Encoding::Utf8) => {
             if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
@@ -158,14 +153,25 @@ pub(super) fn decode(
             } else {
                 (chosen, false)
             };
-            let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
-                .encoding(Some(chosen))
-                .bom_override(true)
-                .strip_bom(true)
-                .build(io::Cursor::new(head.to_vec()).chain(raw));
-            (Box::new(decoder), label.name(), bom)
+            (decoder(chosen, head, raw), label.name(), bom)
         }
     })
+}
+
+/// `head` then the rest of `raw`, decoded from `chosen` (a BOM, if any, overrides it and is
+/// dropped).
+fn decoder(
+    chosen: &'static encoding_rs::Encoding,
+    head: &[u8],
+    raw: Box<dyn Read + Send>,
+) -> Box<dyn Read + Send> {
+    Box::new(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(chosen))
+            .bom_override(true)
+            .strip_bom(true)
+            .build(io::Cursor::new(head.to_vec()).chain(raw)),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

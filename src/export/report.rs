@@ -197,7 +197,7 @@ impl Report<'_> {
             self.clock,
             Status::Completed,
             exit,
-            self.stats,
+            self.stats.clone(),
             self.args.connection.rate,
             details,
         );
@@ -346,6 +346,9 @@ impl Report<'_> {
                 e.retries
             ),
         );
+        if let Some(line) = e.budget.summary_line() {
+            t.row("budget", line);
+        }
         t.row(
             "elapsed",
             format!(

@@ -76,7 +76,7 @@ pub fn in_use(plan: &Plan) -> String {
 
 /// `GET /v1/custom-fields`. `None` when the API has no such endpoint (404) and nothing asked
 /// for a custom field by name: the unmapped columns then stay unmapped, as before.
-async fn definitions(
+pub(crate) async fn definitions(
     client: &Client,
     required: bool,
     ui: &Ui,

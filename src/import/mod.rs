@@ -8,7 +8,7 @@
 //! where the session builds its pacer.
 
 mod collect;
-mod custom;
+pub(crate) mod custom;
 pub mod dedupe;
 mod dry;
 mod evidence;

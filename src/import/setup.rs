@@ -82,13 +82,8 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         ..s
     });
     let headers = input.headers().to_vec();
-    let mapping = Mapping::resolve(&headers, &args.map).map_err(|e| {
-        Fatal::usage(format!(
-            "{}: {e}{}",
-            input.source_name(),
-            title_hint(&e, &headers)
-        ))
-    })?;
+    let mapping = Mapping::resolve(&headers, &args.map)
+        .map_err(|e| Fatal::usage(format!("{}: {e}", input.source_name())))?;
     let outputs = Outputs::resolve(
         &source,
         outputs::Named {
@@ -184,17 +179,6 @@ impl Plan {
             "to continue: {}",
             report::resume_command(&self.outputs.results)
         )
-    }
-}
-
-/// A "header" of one filled cell is usually a title above the real header row.
-fn title_hint(e: &crate::mapping::MappingError, headers: &[String]) -> &'static str {
-    let filled = headers.iter().filter(|h| !h.trim().is_empty()).count();
-    match e {
-        crate::mapping::MappingError::NoEmail { .. } if filled <= 1 => {
-            "; if that is a title above the header row, pass --skip-lines N (the lines to skip)"
-        }
-        _ => "",
     }
 }
 

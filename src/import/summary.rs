@@ -199,6 +199,9 @@ pub fn print(ui: &Ui, e: &Envelope<ImportDetails>, rate: Rate) {
             ),
         );
     }
+    if let Some(line) = e.budget.summary_line() {
+        t.row("budget", line);
+    }
     let elapsed = human_duration(Duration::from_secs_f64(e.elapsed_seconds));
     t.row(
         "elapsed",

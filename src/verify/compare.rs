@@ -34,6 +34,8 @@ pub struct Expected {
     pub tag_ids: Option<Vec<u64>>,
     /// Tag names as written in the `tags` column.
     pub tag_names: Option<Vec<String>>,
+    /// Custom values (`--custom-fields`), compared by [`super::custom`].
+    pub custom: Vec<super::custom::Wanted>,
 }
 
 impl Expected {
@@ -64,6 +66,7 @@ impl Expected {
             gdpr: map.get("gdpr").and_then(Value::as_bool),
             tag_ids,
             tag_names,
+            custom: super::custom::wanted(mapping, cells, strict),
         }
     }
 

@@ -5,12 +5,13 @@
 //! input read with import's reader and mapping, the outputs checked) -> session
 //! ([`crate::session`]) -> pipeline ([`read`]: the account's size, the cheaper way to read it
 //! ([`strategy`]), the whole contact stream into a compact [`account`] index or one lookup per
-//! row; [`pipeline`]: each row's verdict ([`compare`], [`outcome`]) into the verify file, then
-//! `--extra`) -> summary ([`report`]). Nothing is ever written to the account: every request
+//! row; [`pipeline`]: each row's verdict ([`compare`], [`custom`], [`outcome`]) into the verify
+//! file, then `--extra`) -> summary ([`report`]). Nothing is ever written to the account: every request
 //! is a `GET`.
 
 mod account;
 mod compare;
+mod custom;
 mod outcome;
 mod pipeline;
 mod plan;
@@ -34,7 +35,7 @@ use outcome::Counts;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// CSV file with a header row (the file given to import, or an export), or - for
-    /// standard input.
+    /// standard input; or a spreadsheet (.xlsx, .xls, .ods) read as import reads it.
     pub input: String,
 
     /// Verify file: the input's columns, then _row, _verify (match, differs, missing,
@@ -75,6 +76,20 @@ pub struct Args {
     #[arg(short, long)]
     pub encoding: Option<Encoding>,
 
+    /// Lines above the header to skip (a title, an export date): physical lines of a CSV, rows
+    /// of a spreadsheet, as import counts them.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub skip_lines: u64,
+
+    /// The sheet to read from an .xlsx, .xls or .ods input (default: the first visible one).
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+
+    /// Also compare the columns that feed custom fields (bound as import binds them: by
+    /// header name or --map "Col=custom:Name"). Costs one GET /v1/contact per row found.
+    #[arg(long)]
+    pub custom_fields: bool,
+
     /// Also write the summary as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub summary_json: Option<PathBuf>,
@@ -85,9 +100,10 @@ pub struct Args {
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let clock = crate::summary::Clock::start();
-    let (plan, input) = plan::plan(&args)?;
-    report::announce(&ui, &plan);
+    let (mut plan, input) = plan::plan(&args)?;
     let session = Session::open(&args.connection, &ui, Check::Skip).await?;
+    custom::bind(&mut plan, session.client(), &ui).await?;
+    report::announce(&ui, &plan);
     session.stop_on_signals(&ui, "interrupt: stopping; no verify file is written".into());
     let client = Arc::clone(session.client());
     let shutdown = Arc::clone(session.shutdown());

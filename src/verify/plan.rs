@@ -32,6 +32,8 @@ pub struct Plan {
     pub strict: bool,
     pub read: ReadMode,
     pub limit: Option<u64>,
+    /// `--custom-fields`: bind and compare the columns that feed custom fields.
+    pub custom_fields: bool,
     /// The file has a `tags` or `tag_ids` column: memberships must be read.
     pub tags: TagColumns,
 }
@@ -59,6 +61,8 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
         delimiter: args.delimiter,
         encoding: args.encoding,
         limit: args.limit,
+        skip_lines: args.skip_lines,
+        sheet: args.sheet.clone(),
         ..csv_in::Options::default()
     };
     let scanned = match &source {
@@ -78,9 +82,10 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
         ids: mapping.column(Field::TagIds).is_some(),
         names: mapping.column(Field::Tags).is_some(),
     };
+    // A spreadsheet knows its row count exactly; its line count is noise.
     let rows_estimate = scanned.map(|s| {
-        args.limit
-            .map_or(s.records_estimate, |n| n.min(s.records_estimate))
+        let rows = input.exact_records().unwrap_or(s.records_estimate);
+        args.limit.map_or(rows, |n| n.min(rows))
     });
     let plan = Plan {
         source_name: input.source_name().to_string(),
@@ -93,6 +98,7 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
         strict: args.strict,
         read: args.read,
         limit: args.limit,
+        custom_fields: args.custom_fields,
         tags,
     };
     Ok((plan, input))

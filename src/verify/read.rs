@@ -9,13 +9,15 @@
 //! `GET /v1/contact?email=` (whose answer carries the contact's tag ids; a server that leaves
 //! them out costs one `GET /v1/contacts-tags` more for a row that asserts tags). When the walk
 //! could not prove itself complete, a row not in the index is looked up before it is called
-//! missing.
+//! missing. With `--custom-fields`, a row whose contact is found costs one retrieve more
+//! ([`custom::check`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::account::AccountIndex;
 use super::compare::{Expected, Held, differences};
+use super::custom;
 use super::outcome::{Checked, Verdict};
 use super::plan::Plan;
 use super::strategy::{self, Choice, Facts, Strategy};
@@ -70,6 +72,7 @@ pub async fn open(
             tags: tag_list.as_ref().map(|t| t.len() as u64),
             extra: plan.extra.is_some(),
             window,
+            per_row: u64::from(!plan.mapping.custom().is_empty()),
         },
     );
     ui.info(&format!(
@@ -178,6 +181,8 @@ impl Reading {
                     let ids = stream.tags.as_ref().map(|t| t.ids_of(contact.id));
                     let mut checked = self.judge(want, &contact, ids, strict);
                     checked.ordinal = Some(ordinal);
+                    let custom = custom::check(client, want, &mut checked);
+                    Purpose::Row(row).scope(custom).await?;
                     return Ok(checked);
                 }
                 // Proven absent: the walk read every contact present throughout it.
@@ -224,7 +229,9 @@ impl Reading {
             }
             (None, false) => None,
         };
-        Ok(self.judge(want, &contact, ids, strict))
+        let mut checked = self.judge(want, &contact, ids, strict);
+        custom::check(client, want, &mut checked).await?;
+        Ok(checked)
     }
 
     fn judge(

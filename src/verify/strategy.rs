@@ -46,6 +46,8 @@ pub struct Facts {
     pub extra: bool,
     /// Pages in flight at once.
     pub window: usize,
+    /// Requests every row costs on top, whichever the way (`--custom-fields`: 1).
+    pub per_row: u64,
 }
 
 /// The decision, its reason and both estimates (requests of the whole run).
@@ -75,8 +77,11 @@ pub fn stream_cost(contacts: u64, tags: Option<u64>, window: usize) -> u64 {
 }
 
 pub fn choose(mode: ReadMode, facts: Facts) -> Choice {
-    let stream_estimate = stream_cost(facts.contacts, facts.tags, facts.window);
-    let lookup_estimate = facts.rows.map(|rows| fixed_cost(facts.tags) + rows);
+    let per_row = facts.rows.unwrap_or(0) * facts.per_row;
+    let stream_estimate = stream_cost(facts.contacts, facts.tags, facts.window) + per_row;
+    let lookup_estimate = facts
+        .rows
+        .map(|rows| fixed_cost(facts.tags) + rows + per_row);
     let choice = |strategy, reason: String| Choice {
         strategy,
         reason,
@@ -135,6 +140,7 @@ mod tests {
             tags,
             extra: false,
             window: 16,
+            per_row: 0,
         }
     }
 

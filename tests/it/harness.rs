@@ -39,11 +39,14 @@ pub fn unlimited() -> Config {
     }
 }
 
-/// The binary, pointed at `sb`, with a clean environment for the key.
+/// The binary, pointed at `sb`, with a clean environment for the key. Its rate budget is
+/// private: a test's 429 pause must not reach a later test whose sandbox reuses the port
+/// (`tests/it/budget.rs` shares budgets on purpose, in a directory of its own).
 pub fn bin(sb: &SandboxHandle) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("wolfeo-bulk").expect("binary built");
     cmd.env("WOLFEO_BASE_URL", sb.base_url())
         .env("WOLFEO_API_KEY", sb.api_key())
+        .env("WOLFEO_BUDGET", "private")
         .env_remove("RUST_LOG")
         .timeout(Duration::from_secs(120));
     cmd
@@ -53,7 +56,8 @@ pub fn bin(sb: &SandboxHandle) -> assert_cmd::Command {
 pub fn std_bin(sb: &SandboxHandle) -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("wolfeo-bulk"));
     cmd.env("WOLFEO_BASE_URL", sb.base_url())
-        .env("WOLFEO_API_KEY", sb.api_key());
+        .env("WOLFEO_API_KEY", sb.api_key())
+        .env("WOLFEO_BUDGET", "private");
     cmd
 }
 

@@ -2,6 +2,7 @@
 //! against an in-process sandbox on 127.0.0.1:0.
 
 mod accounts;
+mod budget;
 mod cli;
 mod consent;
 mod custom;

@@ -288,3 +288,93 @@ fn outputs_follow_the_file_rules_and_errors_keep_their_exit_codes() {
     );
     assert_eq!(s["output_rows"], Value::Null);
 }
+
+#[test]
+fn custom_fields_are_compared_when_asked_at_one_request_per_row() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let company = sb.add_custom_field("Company", None);
+    sb.add_custom_field("Plan", Some("Starter,Pro"));
+    let file = env.write(
+        "in.csv",
+        "email,first_name,Company,Plan\na@x.co,Ann,Acme,Pro\nb@x.co,Bob,Globex,\n",
+    );
+    bin(&sb)
+        .args(["import", "--rate", "unlimited"])
+        .arg(&file)
+        .assert()
+        .code(0);
+    assert_eq!(sb.custom_values()["a@x.co"]["Company"], "Acme");
+    let json = env.path("s.json");
+    let json_arg = ["--summary-json", json.to_str().unwrap()];
+
+    let seen = requests_seen(&sb);
+    assert_eq!(verify(&sb, &file, &json_arg), 0);
+    let plain = requests_seen(&sb) - seen;
+    assert_eq!(summary(&json)["requests"], plain);
+
+    // Opt-in: the definitions once, then one retrieve per row found.
+    let mut args = json_arg.to_vec();
+    args.push("--custom-fields");
+    let seen = requests_seen(&sb);
+    assert_eq!(verify(&sb, &file, &args), 0);
+    assert_eq!(requests_seen(&sb) - seen, plain + 1 + 2);
+    assert_eq!(summary(&json)["requests"], plain + 1 + 2);
+
+    let a = by_email(&sb)["a@x.co"].id;
+    let put = json!({"contact_id": a, "custom_field_id": company, "value": "Initech"});
+    let status = call(&sb, reqwest::Method::PUT, "contact-custom-field", Some(put));
+    assert_eq!(status, 200);
+    assert_eq!(
+        verify(&sb, &file, &json_arg),
+        0,
+        "not compared without the flag"
+    );
+    assert_eq!(verify(&sb, &file, &args), 1);
+    let rows = results(&env.path("in.verify.csv"));
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["_verify"].as_str(), r["_diff"].as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("differs", r#"custom:Company: "Acme" != "Initech""#),
+            ("match", "")
+        ]
+    );
+}
+
+#[test]
+fn a_spreadsheet_is_read_as_import_reads_it() {
+    let env = Env::new();
+    let sb = seeded(5, 0);
+    let contacts = sb.contacts();
+    let xlsx = env.path("book.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let other = book.add_worksheet().set_name("Other").unwrap();
+    other.write(0, 0, "nothing here").unwrap();
+    let sheet = book.add_worksheet().set_name("Contacts").unwrap();
+    sheet.write(0, 0, "Exported on 2026-12-01").unwrap();
+    for (col, header) in ["E-mail", "First Name"].iter().enumerate() {
+        sheet.write(1, col as u16, *header).unwrap();
+    }
+    for (i, c) in contacts[..2].iter().enumerate() {
+        let row = i as u32 + 2;
+        sheet.write(row, 0, c.email.as_str()).unwrap();
+        sheet.write(row, 1, "Someone Else").unwrap();
+    }
+    book.save(&xlsx).unwrap();
+    let args = ["--sheet", "Contacts", "--skip-lines", "1"];
+    assert_eq!(verify(&sb, &xlsx, &args), 1);
+    let rows = results(&env.path("book.verify.csv"));
+    let want: Vec<String> = contacts[..2]
+        .iter()
+        .map(|c| {
+            let name = c.first_name.clone().unwrap_or_default();
+            format!("first_name: \"Someone Else\" != \"{name}\"")
+        })
+        .collect();
+    let got: Vec<String> = rows.iter().map(|r| r["_diff"].clone()).collect();
+    assert_eq!(got, want);
+}

@@ -1,0 +1,165 @@
+//! The host-wide rate budget: real processes of the binary sharing one account's schedule
+//! against one sandbox whose window allows exactly the default rate (60 per 6 s = 10/s), so
+//! that two runs together cross a window's end.
+//!
+//! Bounds are loose on purpose (a loaded 2-core machine runs these); the tight figures are
+//! measured by `benches/budget.sh`. Every process here keeps its budget file in the test's own
+//! temp dir (`XDG_RUNTIME_DIR`), so nothing is shared with other tests or the user.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wolfeo_bulk::sandbox::{Config, SandboxHandle, WindowKind};
+
+use crate::harness::{Env, sandbox, std_bin};
+
+/// The sandbox's window: 10 requests/s, the binary's default rate.
+const WINDOW: &str = "60/6s";
+
+fn throttled(window: WindowKind) -> SandboxHandle {
+    sandbox(Config {
+        rate_limit: Some(WINDOW.parse().unwrap()),
+        window,
+        seed_contacts: 3_000,
+        ..Config::default()
+    })
+}
+
+/// The binary with a shared budget kept in the test's temp dir.
+fn shared(env: &Env, sb: &SandboxHandle) -> Command {
+    let mut cmd = std_bin(sb);
+    cmd.env("WOLFEO_BUDGET", "shared")
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+fn rows(env: &Env, name: &str, n: usize) -> PathBuf {
+    let mut text = String::from("email\n");
+    for i in 0..n {
+        text.push_str(&format!("{name}{i}@example.com\n"));
+    }
+    env.write(&format!("{name}.csv"), &text)
+}
+
+fn import(env: &Env, sb: &SandboxHandle, name: &str, n: usize) -> Child {
+    let input = rows(env, name, n);
+    shared(env, sb)
+        .args(["-q", "import", input.to_str().unwrap(), "--summary-json"])
+        .arg(env.path(&format!("{name}.json")))
+        .spawn()
+        .unwrap()
+}
+
+fn summary(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Waits (at most 60 s: a hung run fails the test instead of hanging the suite) for success.
+fn finish(mut child: Child) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("a run did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+/// Both runs saw each other, each got a fair part, and the server never had to refuse.
+fn assert_shared_fairly(sb: &SandboxHandle, summaries: &[serde_json::Value]) {
+    let stats = sb.stats();
+    assert_eq!(stats.throttled_total, 0, "{stats:?}");
+    assert!(stats.peak_requests_per_window <= 60, "{stats:?}");
+    for s in summaries {
+        let budget = &s["budget"];
+        assert_eq!(budget["mode"], "shared", "{s}");
+        assert_eq!(budget["max_processes"], 2, "{s}");
+        let share = budget["share"].as_f64().unwrap();
+        assert!((0.3..=0.7).contains(&share), "share {share}: {s}");
+        assert_eq!(s["throttled_429"], 0, "{s}");
+    }
+}
+
+fn two_imports_split_the_rate(window: WindowKind) {
+    let env = Env::new();
+    let sb = throttled(window);
+    let started = Instant::now();
+    let a = import(&env, &sb, "a", 40);
+    let b = import(&env, &sb, "b", 40);
+    finish(a);
+    finish(b);
+    let elapsed = started.elapsed();
+    assert_shared_fairly(
+        &sb,
+        &[summary(&env.path("a.json")), summary(&env.path("b.json"))],
+    );
+    assert_eq!(sb.stats().contacts_total, 3_000 + 80);
+    // 82 requests (two preflights) at 10/s together: 8.1 s; alone each would take 4 s, and
+    // both at full rate would have met 429s. Loose: start-up and a loaded machine.
+    assert!(elapsed < Duration::from_secs(15), "{elapsed:?}");
+}
+
+#[test]
+fn two_imports_split_a_fixed_window_without_a_429() {
+    two_imports_split_the_rate(WindowKind::Fixed);
+}
+
+#[test]
+fn two_imports_split_a_sliding_window_without_a_429() {
+    two_imports_split_the_rate(WindowKind::Sliding);
+}
+
+#[test]
+fn an_import_and_an_export_share_one_budget() {
+    let env = Env::new();
+    let sb = throttled(WindowKind::Fixed);
+    let export = shared(&env, &sb)
+        .args(["-q", "export", "--summary-json"])
+        .arg(env.path("export.json"))
+        .arg("--output")
+        .arg(env.path("out.csv"))
+        .spawn()
+        .unwrap();
+    let import = import(&env, &sb, "a", 30);
+    finish(export);
+    finish(import);
+    let export = summary(&env.path("export.json"));
+    // Contacts the import creates meanwhile may be exported too.
+    assert!(export["rows"].as_u64().unwrap() >= 3_000, "{export}");
+    assert_shared_fairly(&sb, &[export, summary(&env.path("a.json"))]);
+}
+
+#[test]
+fn a_killed_process_leaves_the_other_at_full_rate() {
+    let env = Env::new();
+    let sb = throttled(WindowKind::Fixed);
+    let survivor = import(&env, &sb, "a", 60);
+    let mut victim = import(&env, &sb, "b", 60);
+    crate::harness::wait_for_lines(&env.path("b.results.csv"), 10);
+    victim.kill().unwrap(); // SIGKILL: no chance to leave the budget
+    victim.wait().unwrap();
+    let killed = Instant::now();
+    let left = 61 - lines(&env.path("a.results.csv"));
+    finish(survivor);
+    let took = killed.elapsed();
+    // Alone at 10/s the rest takes left/10 s; "full rate within 2 s" allows 2 s more, and a
+    // loaded machine a quarter more.
+    let bound = Duration::from_secs_f64(left as f64 / 10.0 * 1.25 + 2.0);
+    assert!(took <= bound, "{left} rows took {took:?} (bound {bound:?})");
+    assert_eq!(sb.stats().throttled_total, 0);
+}
