@@ -4,6 +4,8 @@
 # sandbox's strict 60-per-6 s sliding window at the documented 10 requests/s.
 #
 #   benches/custom_fields.sh [ROWS]     (default 150 rows x 4 requests = 600 requests, ~60 s)
+#   PLAIN=1 benches/custom_fields.sh    the same number of requests as plain creates (4 x ROWS
+#                                       rows, no custom field): the reference for the ratio
 #
 # Builds the release binary (NO_BUILD=1 skips it), starts `wolfeo-bulk sandbox` on port 0 with
 # three custom fields, imports ROWS rows with three non-empty custom values each at --rate
@@ -35,12 +37,21 @@ done
 URL=$(grep -o 'http://[^ ]*/v1' "$WORK/sandbox.out")
 export WOLFEO_BASE_URL=$URL
 
-{
-    echo "email,Company,Plan,Size"
-    for i in $(seq "$ROWS"); do
-        echo "user$i@example.com,Firm $i,Pro,$((i * 10))"
-    done
-} >"$WORK/in.csv"
+if [ "${PLAIN:-}" = 1 ]; then
+    {
+        echo "email"
+        for i in $(seq $((ROWS * 4))); do
+            echo "user$i@example.com"
+        done
+    } >"$WORK/in.csv"
+else
+    {
+        echo "email,Company,Plan,Size"
+        for i in $(seq "$ROWS"); do
+            echo "user$i@example.com,Firm $i,Pro,$((i * 10))"
+        done
+    } >"$WORK/in.csv"
+fi
 
 "$BIN" -q import "$WORK/in.csv" --rate 10/s --summary-json "$WORK/summary.json" || true
 curl -s "${URL%/v1}/_sandbox/stats" >"$WORK/stats.json"

@@ -42,6 +42,11 @@ impl RowSender {
         };
         let id = match contact.contact_id {
             Some(id) if matches!(contact.kind, Kind::Created | Kind::Updated) => id,
+            _ if contact.kind == Kind::Exists && !payload.values.is_empty() => {
+                let note =
+                    "custom values not sent: the contact exists (--on-exists update sets them)";
+                return (contact.with_note(Some(note.into())), refused);
+            }
             _ => return (contact, refused),
         };
         if payload.values.is_empty() || refused.is_some() {

@@ -423,3 +423,38 @@ fn export_with_custom_fields_round_trips_and_resumes_after_kill_9() {
     assert_eq!(b.custom_values(), want, "every value reproduced");
     assert_eq!(b.contacts().len(), 60);
 }
+
+#[test]
+fn an_existing_contact_gets_values_only_with_on_exists_update() {
+    let env = Env::new();
+    let sb = with_fields(unlimited());
+    sb.insert_contact("old@example.com");
+    let input = env.write("in.csv", "email,Company\nold@example.com,Wolfeo Ltd\n");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .assert()
+        .success();
+    let skipped = results(&env.path("in.results.csv"));
+    assert_eq!(skipped[0]["_outcome"], "exists");
+    assert!(skipped[0]["_message"].contains("custom values not sent"));
+    assert_eq!(requests(&sb, PUTS), 0);
+    assert!(sb.custom_values().is_empty());
+
+    let out = env.path("update.csv");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--rate", "unlimited"])
+        .args(["--on-exists", "update", "-o", out.to_str().unwrap()])
+        .assert()
+        .success();
+    let updated = results(&out);
+    assert_eq!(updated[0]["_outcome"], "updated");
+    assert_eq!(updated[0]["_steps"], "update 200; Company 200");
+    assert_eq!(
+        updated[0]["_attempts"], "4",
+        "POST 409 + GET + PUT contact + PUT value"
+    );
+    assert_eq!(
+        sb.custom_values()["old@example.com"]["Company"],
+        "Wolfeo Ltd"
+    );
+}

@@ -378,3 +378,23 @@ fn a_spreadsheet_is_read_as_import_reads_it() {
     let got: Vec<String> = rows.iter().map(|r| r["_diff"].clone()).collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn invalid_and_duplicate_rows_are_named_but_assert_nothing_and_limit_stops_early() {
+    let env = Env::new();
+    let sb = seeded(5, 0);
+    let email = sb.contacts()[0].email.clone();
+    let upper = email.to_uppercase();
+    let text = format!("email\n{email}\nnot-an-email\n{upper}\nnobody@example.com\n");
+    let file = env.write("in.csv", &text);
+    assert_eq!(verify(&sb, &file, &["--limit", "3"]), 0);
+    let rows = results(&env.path("in.verify.csv"));
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["_row"].as_str(), r["_verify"].as_str()))
+        .collect();
+    assert_eq!(got, [("1", "match"), ("2", "invalid"), ("3", "duplicate")]);
+    assert!(rows[1]["_diff"].starts_with("email: "), "{:?}", rows[1]);
+    assert!(rows[2]["_diff"].contains("row 1"), "{:?}", rows[2]);
+    assert_eq!(verify(&sb, &file, &[]), 1, "row 4 is missing");
+}
