@@ -13,7 +13,8 @@
 # for the 1-minute load average to drop under QUIET_LOAD (default 1.5) before each measurement
 # (the run goes on regardless, and the load is recorded); UNTHROTTLED_ROWS (default 100000),
 # CONCURRENCIES (default "16 32 64"), DRY_SIZES (default "1000000 10000000": rows, all
-# distinct), DRY_EXTRA (default "10000000:100000": rows:distinct, empty for none) and
+# distinct), DRY_EXTRA (default "10000000:100000": rows:distinct, empty for none),
+# DRY_REPEAT (default 3: xsv and the dry run back to back, best wall time of each) and
 # DRY_CALLGRIND_ROWS (default 100000) shrink or grow the scenarios; XSV=path picks xsv;
 # OHA=path picks the load generator (default: oha on PATH or ~/.cargo/bin).
 set -euo pipefail
@@ -40,6 +41,7 @@ UNTHROTTLED_ROWS=${UNTHROTTLED_ROWS:-100000}
 CONCURRENCIES=${CONCURRENCIES:-16 32 64}
 DRY_SIZES=${DRY_SIZES:-1000000 10000000}
 DRY_EXTRA=${DRY_EXTRA-10000000:100000}
+DRY_REPEAT=${DRY_REPEAT:-3}
 CORES=$(nproc)
 export WOLFEO_API_KEY=sandbox-key
 
@@ -213,7 +215,7 @@ scenario_unthrottled() {
         row "unthrottled c=$c" \
             "sandbox --rate-limit off; import ${n} rows --rate unlimited --concurrency $c" \
             "$(fmt "$rps" 0) rows/s ($created created), import CPU $cpu_us µs/row, sandbox CPU $sb_us µs/row, RSS $((rss / 1024)) MiB; ceiling $(fmt "$ceil_rps" 0) req/s → ratio $ratio (load $load)" \
-            "ratio ≥ 0.7" "$(ok "$ratio" ">=" 0.7)"
+            "ratio ≥ 0.75" "$(ok "$ratio" ">=" 0.75)"
     done
 }
 
@@ -316,17 +318,35 @@ scenario_dry() {
         load=$(load1)
         # xsv first, on the same file in the same minute: the ratio is what the goal is about.
         local xtimes="" xwall="" xcpu="" xu xs
+        local repeat=1 with_xsv="" r best_times="" best_summary=""
         if [ -n "$xsv" ] && [ "$n" = "${DRY_SIZES%% *}" ]; then
-            log "dry: xsv select 1- $n rows"
-            /usr/bin/time -f "%e %U %S %M" -o "$WORK/xsv.time" "$xsv" select 1- "$file" -o "$WORK/xsv.csv"
-            xtimes=$(tail -n1 "$WORK/xsv.time")
-            rm -f "$WORK/xsv.csv"
+            repeat=$DRY_REPEAT
+            with_xsv=1
+        fi
+        SANDBOX_URL=
+        # xsv and the dry run back to back, DRY_REPEAT times; the best wall time of each counts.
+        for r in $(seq 1 "$repeat"); do
+            if [ -n "$with_xsv" ]; then
+                log "dry: xsv select 1- $n rows ($r/$repeat)"
+                /usr/bin/time -f "%e %U %S %M" -o "$WORK/xsv.time" "$xsv" select 1- "$file" -o "$WORK/xsv.csv"
+                rm -f "$WORK/xsv.csv"
+                if [ -z "$xtimes" ] || awk -v a="$(cut -d' ' -f1 "$WORK/xsv.time")" -v b="${xtimes%% *}" 'BEGIN { exit !(a < b) }'; then
+                    xtimes=$(tail -n1 "$WORK/xsv.time")
+                fi
+            fi
+            log "dry: import --dry-run $n rows ($distinct distinct) ($r/$repeat)"
+            import_timed "dry-$n-$distinct" "$file" --dry-run
+            if [ -z "$best_times" ] || awk -v a="${TIMES%% *}" -v b="${best_times%% *}" 'BEGIN { exit !(a < b) }'; then
+                best_times=$TIMES
+                best_summary=$SUMMARY
+            fi
+        done
+        TIMES=$best_times
+        SUMMARY=$best_summary
+        if [ -n "$xtimes" ]; then
             read -r xwall xu xs _ <<<"$xtimes"
             xcpu=$(awk -v u="$xu" -v s="$xs" 'BEGIN { print u + s }')
         fi
-        log "dry: import --dry-run $n rows ($distinct distinct)"
-        SANDBOX_URL=
-        import_timed "dry-$n-$distinct" "$file" --dry-run
         local rows wall user sys rss cpu rps
         rows=$(jq '.rows' <<<"$SUMMARY")
         read -r wall user sys rss <<<"$TIMES"
