@@ -316,7 +316,9 @@ impl Collector {
             }
             outcome = changed;
         }
-        if outcome.kind.is_reject() && (outcome.attempts > 0 || outcome.http_status.is_some()) {
+        // A partial row's contact exists: its duplicates are harmless ones.
+        let missing = outcome.kind.is_reject() && outcome.kind != Kind::Partial;
+        if missing && (outcome.attempts > 0 || outcome.http_status.is_some()) {
             self.failed_rows
                 .insert(self.next_row, outcome.error_code.clone());
         }

@@ -142,7 +142,7 @@ fn a_404_on_one_field_gives_partial_and_a_resume_fixes_it_in_one_request() {
     let sb = with_fields(unlimited());
     let input = env.write(
         "in.csv",
-        "email,Company,Plan\na@example.com,A,Pro\nb@example.com,B,\n",
+        "email,Company,Plan\na@example.com,A,Pro\nb@example.com,B,\nA@example.com,,\n",
     );
     // Plan (#2) is listed but its sets answer 404, as if deleted after the listing.
     sb.set_custom_field_gone(2, true);
@@ -160,6 +160,10 @@ fn a_404_on_one_field_gives_partial_and_a_resume_fixes_it_in_one_request() {
     assert_eq!(first[0]["_steps"], "create 201; Company 200; Plan 404");
     assert_eq!(first[0]["_error_code"], "NOT_FOUND");
     assert_eq!(first[1]["_outcome"], "created");
+    assert_eq!(
+        first[2]["_outcome"], "duplicate",
+        "the partial row's contact exists: a harmless duplicate"
+    );
     let rejects = std::fs::read_to_string(env.path("in.rejects.csv")).unwrap();
     assert!(rejects.contains("a@example.com") && !rejects.contains("b@example.com"));
 
