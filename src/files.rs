@@ -228,6 +228,19 @@ impl Write for Output {
     }
 }
 
+/// A reader of standard output (or a FIFO) that went away: `export -o - | head` is a normal
+/// way to end, not an error. Also when the `csv` writer wrapped the error (its `io::Error`
+/// conversion says `Other` and keeps the cause inside).
+pub fn broken_pipe(e: &io::Error) -> bool {
+    let inner = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<csv::Error>());
+    match inner.map(csv::Error::kind) {
+        Some(csv::ErrorKind::Io(io)) => io.kind() == io::ErrorKind::BrokenPipe,
+        _ => e.kind() == io::ErrorKind::BrokenPipe,
+    }
+}
+
 /// Writes `bytes` to the named output `path` by the rules above (atomic for a file).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut out = Output::atomic(path)?;

@@ -236,7 +236,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let custom = rows.custom.take();
     let written = match rows.into_output().finish() {
         Ok(w) => w,
-        Err(e) if closed || e.kind() == std::io::ErrorKind::BrokenPipe => {
+        Err(e) if closed || crate::files::broken_pipe(&e) => {
             return Ok(Exit::Ok);
         }
         Err(e) => return Err(Fatal::after_send(format!("--output {target_name}: {e}"))),

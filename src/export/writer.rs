@@ -152,7 +152,7 @@ impl Rows {
     pub fn write(&mut self, contact: &Contact) -> Result<(), Stop> {
         self.render(contact);
         self.out.write_row(&self.cells).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
+            if crate::files::broken_pipe(&e) {
                 Stop::Closed
             } else {
                 Stop::Fatal(Fatal::after_send(format!("writing the export: {e}")))

@@ -62,7 +62,7 @@ pub async fn run(
     };
     let verify = match out.finish() {
         Ok(written) => written,
-        Err(e) if broken_pipe(&e) => return Ok(None),
+        Err(e) if crate::files::broken_pipe(&e) => return Ok(None),
         Err(e) => return Err(write_fatal("--output", &plan.output, e)),
     };
     let extra = match &plan.extra {
@@ -128,7 +128,7 @@ impl RowChecks<'_> {
             match out.write_row(&line) {
                 Ok(()) => {}
                 // `-o - | head`: the reader has seen what it wanted; stop quietly (exit 0).
-                Err(e) if broken_pipe(&e) => return Ok(None),
+                Err(e) if crate::files::broken_pipe(&e) => return Ok(None),
                 Err(e) => return Err(write_fatal("--output", &plan.output, e)),
             }
         }
@@ -188,18 +188,6 @@ fn target(path: &Path) -> Target {
     match path.as_os_str() == crate::files::STDOUT {
         true => Target::Stdout,
         false => Target::Path(path.to_path_buf()),
-    }
-}
-
-/// A closed standard output, also when the `csv` writer wrapped the error (its
-/// `io::Error` conversion says `Other` and keeps the cause inside).
-fn broken_pipe(e: &std::io::Error) -> bool {
-    let inner = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<csv::Error>());
-    match inner.map(csv::Error::kind) {
-        Some(csv::ErrorKind::Io(io)) => io.kind() == std::io::ErrorKind::BrokenPipe,
-        _ => e.kind() == std::io::ErrorKind::BrokenPipe,
     }
 }
 

@@ -237,3 +237,32 @@ fn a_state_file_from_an_embedded_sandbox_explains_the_refusal() {
             "--sandbox starts a new account on every run",
         ));
 }
+
+/// `export -o - | head -1` is a normal way to end: the reader closing the pipe after more than
+/// a pipe's buffer of rows gives exit 0, not "writing the export: Broken pipe" and exit 3.
+#[test]
+fn an_export_to_a_reader_that_closes_early_exits_zero() {
+    use std::io::BufRead;
+    let sb = sandbox(wolfeo_bulk::sandbox::Config {
+        seed_contacts: 5000,
+        ..unlimited()
+    });
+    let mut child = crate::harness::std_bin(&sb)
+        .args(["export", "-o", "-", "--rate", "unlimited"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("id,email"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
