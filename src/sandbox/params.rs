@@ -102,6 +102,28 @@ pub fn required(field: &str, details: &mut Details) {
     );
 }
 
+/// The `name` of a tag or a sequence: `required|string|max:255`, in Laravel's wording.
+pub fn required_name(input: &Params, details: &mut Details) -> Option<String> {
+    match input.get("name") {
+        None | Some(Value::Null) => {
+            required("name", details);
+            None
+        }
+        Some(Value::String(name)) if name.chars().count() > validate::MAX_STRING_CHARS => {
+            details.insert(
+                "name".into(),
+                vec!["The name must not be greater than 255 characters.".into()],
+            );
+            None
+        }
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => {
+            details.insert("name".into(), vec!["The name must be a string.".into()]);
+            None
+        }
+    }
+}
+
 pub fn not_integer(field: &str, details: &mut Details) {
     details.insert(
         field.into(),

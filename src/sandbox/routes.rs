@@ -430,24 +430,7 @@ async fn create_tag(State(app): State<Arc<App>>, req: Request) -> Response {
         Err(response) => return response,
     };
     let mut details = Details::new();
-    let name = match input.get("name") {
-        None | Some(Value::Null) => {
-            params::required("name", &mut details);
-            None
-        }
-        Some(Value::String(name)) if name.chars().count() > validate::MAX_STRING_CHARS => {
-            details.insert(
-                "name".into(),
-                vec!["The name must not be greater than 255 characters.".into()],
-            );
-            None
-        }
-        Some(Value::String(name)) => Some(name.clone()),
-        Some(_) => {
-            details.insert("name".into(), vec!["The name must be a string.".into()]);
-            None
-        }
-    };
+    let name = params::required_name(&input, &mut details);
     let Some(name) = name else {
         return invalid(details);
     };

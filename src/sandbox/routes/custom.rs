@@ -22,7 +22,6 @@ use super::super::store::SetRefusal;
 use super::super::{App, params, server};
 use super::{fail, invalid, json, ok, write_input};
 use crate::api::{CUSTOM_VALUE_MAX_CHARS, Details, Success, codes, messages};
-use crate::validate;
 
 pub async fn list_custom_fields(State(app): State<Arc<App>>) -> Response {
     let fields = app.store().custom_fields();
@@ -99,24 +98,7 @@ pub async fn create_sequence(State(app): State<Arc<App>>, req: Request) -> Respo
         Err(response) => return response,
     };
     let mut details = Details::new();
-    let name = match input.get("name") {
-        None | Some(Value::Null) => {
-            params::required("name", &mut details);
-            None
-        }
-        Some(Value::String(name)) if name.chars().count() > validate::MAX_STRING_CHARS => {
-            details.insert(
-                "name".into(),
-                vec!["The name must not be greater than 255 characters.".into()],
-            );
-            None
-        }
-        Some(Value::String(name)) => Some(name.clone()),
-        Some(_) => {
-            details.insert("name".into(), vec!["The name must be a string.".into()]);
-            None
-        }
-    };
+    let name = params::required_name(&input, &mut details);
     let kind = match input.get("type") {
         None | Some(Value::Null) => Some("normal".to_string()),
         Some(Value::String(t)) if t == "normal" || t == "inverted" => Some(t.clone()),
