@@ -18,6 +18,15 @@ pub enum Source {
 }
 
 impl Source {
+    /// The command line's input: `-` is standard input, anything else a path.
+    pub fn from_arg(arg: &str) -> Source {
+        if arg == "-" {
+            Source::Stdin
+        } else {
+            Source::Path(PathBuf::from(arg))
+        }
+    }
+
     /// Read once, front to back, as it arrives: stdin, a FIFO, `<(...)`, a device. Such an
     /// input cannot be fingerprinted or read twice (no pre-scan, no `--resume`).
     pub fn is_stream(&self) -> bool {

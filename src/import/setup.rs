@@ -8,7 +8,7 @@
 //! journal lock; every error is a usage error (exit 2: nothing was sent). Called by
 //! [`super::run`] before the session opens.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::journal::{Journal, Previous, RunHeader};
 use super::outputs::{self, Outputs, RunState};
@@ -58,11 +58,7 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
             "--allow-resubscribe only applies with --on-exists update",
         ));
     }
-    let source = if args.input == "-" {
-        Source::Stdin
-    } else {
-        Source::Path(PathBuf::from(&args.input))
-    };
+    let source = Source::from_arg(&args.input);
     let options = csv_in::Options {
         delimiter: args.delimiter,
         encoding: args.encoding,

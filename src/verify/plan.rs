@@ -52,11 +52,7 @@ impl TagColumns {
 
 /// The plan, and the opened input the pipeline's reader will consume.
 pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
-    let source = if args.input == "-" {
-        Source::Stdin
-    } else {
-        Source::Path(PathBuf::from(&args.input))
-    };
+    let source = Source::from_arg(&args.input);
     let options = csv_in::Options {
         delimiter: args.delimiter,
         encoding: args.encoding,
