@@ -247,8 +247,8 @@ mod tests {
         assert_eq!(args.results, Some(PathBuf::from("r.csv")));
         assert_eq!(args.connection.concurrency, 4);
         assert_eq!(args.connection.rate, parse_rate("5/s").unwrap());
-        assert_eq!(args.delimiter, Some(b';'));
-        assert!(args.encoding.is_some());
+        assert_eq!(args.reading.delimiter, Some(b';'));
+        assert!(args.reading.encoding.is_some());
         assert_eq!(args.map, [("Mail".to_string(), "email".to_string())]);
 
         let Command::Export(args) = parse(&["export", "-o", "-", "-j", "2", "-r", "1/s"]).command
