@@ -89,7 +89,8 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub sandbox: bool,
 
-    /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s or unlimited.
+    /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s, unlimited, or auto
+    /// (600/min, or the server's X-RateLimit-Limit per minute when it advertises more).
     #[arg(short, long, default_value = "10/s", value_parser = parse_rate)]
     pub rate: Rate,
 
@@ -246,8 +247,8 @@ mod tests {
         assert_eq!(args.results, Some(PathBuf::from("r.csv")));
         assert_eq!(args.connection.concurrency, 4);
         assert_eq!(args.connection.rate, parse_rate("5/s").unwrap());
-        assert_eq!(args.delimiter, Some(b';'));
-        assert!(args.encoding.is_some());
+        assert_eq!(args.reading.delimiter, Some(b';'));
+        assert!(args.reading.encoding.is_some());
         assert_eq!(args.map, [("Mail".to_string(), "email".to_string())]);
 
         let Command::Export(args) = parse(&["export", "-o", "-", "-j", "2", "-r", "1/s"]).command

@@ -20,6 +20,8 @@ use std::io::{self, Read};
 
 use csv_core::{ReadFieldResult, Reader as CoreReader};
 
+mod args;
+pub use args::{ReadArgs, parse_delimiter};
 mod dialect;
 use dialect::count_lines;
 

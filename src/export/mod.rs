@@ -50,7 +50,7 @@ pub struct Args {
     pub force: bool,
 
     /// Field delimiter of the file: , ; tab |
-    #[arg(short, long, default_value = ",", value_parser = crate::import::parse_delimiter)]
+    #[arg(short, long, default_value = ",", value_parser = crate::csv_in::parse_delimiter)]
     pub delimiter: u8,
 
     /// Only contacts created in this period.

@@ -28,7 +28,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cli::ConnectionArgs;
-use crate::csv_in::Encoding;
 use crate::exit::{Exit, Fatal};
 use crate::mapping::{self, Field};
 use crate::session::Session;
@@ -95,22 +94,8 @@ pub struct Args {
     #[arg(long)]
     pub create_missing_sequences: bool,
 
-    /// Field delimiter (default: detected; comma unless ';' or tab clearly wins): , ; tab |
-    #[arg(short, long, value_parser = parse_delimiter)]
-    pub delimiter: Option<u8>,
-
-    /// Input encoding when not UTF-8: windows-1252, latin1, utf-16.
-    #[arg(short, long)]
-    pub encoding: Option<Encoding>,
-
-    /// Lines above the header to skip (a title, an export date): physical lines of a CSV, rows
-    /// of a spreadsheet. Blank lines are skipped anyway.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub skip_lines: u64,
-
-    /// The sheet to read from an .xlsx, .xls or .ods input (default: the first visible one).
-    #[arg(long, value_name = "NAME")]
-    pub sheet: Option<String>,
+    #[command(flatten)]
+    pub reading: crate::csv_in::ReadArgs,
 
     /// Also write the summary as JSON to this file.
     #[arg(long, value_name = "PATH")]
@@ -118,18 +103,6 @@ pub struct Args {
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
-}
-
-pub fn parse_delimiter(s: &str) -> Result<u8, String> {
-    match s {
-        "tab" | "\\t" | "\t" => Ok(b'\t'),
-        _ if s.len() == 1 && s.is_ascii() && s != "\"" && s != "\n" && s != "\r" => {
-            Ok(s.as_bytes()[0])
-        }
-        _ => Err(format!(
-            "invalid delimiter {s:?}: use one ASCII character such as , ; | or tab"
-        )),
-    }
 }
 
 pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
@@ -235,17 +208,4 @@ async fn names(
         *slot = Some(tags::prepare_names(what, client, source, options, column, create, ui).await?);
     }
     Ok(found)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delimiters() {
-        assert_eq!(parse_delimiter(";"), Ok(b';'));
-        assert_eq!(parse_delimiter("tab"), Ok(b'\t'));
-        assert!(parse_delimiter("ab").is_err());
-        assert!(parse_delimiter("\"").is_err());
-    }
 }

@@ -201,8 +201,11 @@ pub fn run_header(
     if let Some(sheet) = &dialect.sheet {
         options.insert("--sheet".to_string(), sheet.name.clone());
     }
-    if args.skip_lines > 0 {
-        options.insert("--skip-lines".to_string(), args.skip_lines.to_string());
+    if args.reading.skip_lines > 0 {
+        options.insert(
+            "--skip-lines".to_string(),
+            args.reading.skip_lines.to_string(),
+        );
     }
     RunHeader {
         version: journal::VERSION,

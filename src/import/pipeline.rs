@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use super::collect::{self, Collector, Gate, Stop};
 use super::plan::{Job, Planner, Work, spawn_reader};
 use super::send::RowSender;
+use super::steps::Proven;
 use crate::api::client::{Client, Purpose};
 use crate::csv_in::{self, CsvInput};
 use crate::results::{Kind, Outcome};
@@ -127,15 +128,18 @@ fn dispatch(
                 };
                 let (outcome, refused) = match slot {
                     None => (Outcome::new(Kind::NotAttempted), None),
-                    Some(_slot) => tokio::select! {
-                        r = Purpose::Row(row).scope(sender.send(row, &payload)) => (r.0.with_note(payload.note.clone()), r.1),
-                        _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
-                            let mut o = Outcome::new(Kind::Failed)
-                                .with_message("interrupted while in flight; --resume will check it");
-                            o.attempts = 1;
-                            (o, None)
+                    Some(_slot) => {
+                        let proven = Proven::default();
+                        tokio::select! {
+                            r = Purpose::Row(row).scope(sender.send(row, &payload, &proven)) => (r.0.with_note(payload.note.clone()), r.1),
+                            _ = async { shutdown.wait().await; tokio::time::sleep(GRACE).await } => {
+                                match proven.take() {
+                                    Some(o) => (o.with_note(payload.note.clone()), None),
+                                    None => (interrupted(), None),
+                                }
+                            }
                         }
-                    },
+                    }
                 };
                 let done = collect::Done {
                     row,
@@ -156,6 +160,15 @@ fn dispatch(
         replayed,
     };
     Either::Left(ready((Ok(done), permit)))
+}
+
+/// A row whose request was still unanswered when the grace period ended: it may have been
+/// stored, so `--resume` looks it up.
+fn interrupted() -> Outcome {
+    let mut o = Outcome::new(Kind::Failed)
+        .with_message("interrupted while in flight; --resume will check it");
+    o.attempts = 1;
+    o
 }
 
 fn stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {

@@ -320,11 +320,12 @@ fn prefixed((mut outcome, refused): Sent, what: &str) -> Sent {
 fn call_failed(e: CallError, earlier_attempts: u32, maybe_stored: bool) -> Sent {
     match e {
         CallError::Refused { status, error } => {
-            let message = error
-                .as_ref()
-                .map(|e| format!("{}: {}", e.code, e.message))
-                .unwrap_or_else(|| format!("HTTP {status}"));
-            let mut outcome = Outcome::new(Kind::Failed).with_message(message.clone());
+            // The run's fatal line names the code; the row has its own `_error_code` column.
+            let (message, row_message) = match &error {
+                Some(e) => (format!("{}: {}", e.code, e.message), e.message.clone()),
+                None => (format!("HTTP {status}"), format!("HTTP {status}")),
+            };
+            let mut outcome = Outcome::new(Kind::Failed).with_message(row_message);
             outcome.http_status = Some(status);
             outcome.error_code = error.map(|e| e.code);
             outcome.attempts = earlier_attempts + 1;
@@ -342,7 +343,7 @@ fn call_failed(e: CallError, earlier_attempts: u32, maybe_stored: bool) -> Sent 
             outcome.http_status = status;
             outcome.attempts = earlier_attempts + attempts;
             let what = match &error {
-                Some(e) => format!("{}: {}", e.code, e.message),
+                Some(e) => e.message.clone(),
                 None => last,
             };
             outcome.error_code = error.map(|e| e.code);

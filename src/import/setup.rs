@@ -59,14 +59,7 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         ));
     }
     let source = Source::from_arg(&args.input);
-    let options = csv_in::Options {
-        delimiter: args.delimiter,
-        encoding: args.encoding,
-        limit: args.limit,
-        skip_lines: args.skip_lines,
-        sheet: args.sheet.clone(),
-        ..csv_in::Options::default()
-    };
+    let options = args.reading.options(args.limit);
     let scan = match &source {
         Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
         _ => None,

@@ -25,6 +25,26 @@ pub struct StepValue {
     pub value: String,
 }
 
+/// What a row in flight has proven so far: once its contact exists, the outcome the row
+/// would have if it stopped now (`partial`, naming every value not yet confirmed). The
+/// pipeline reports it when the grace period after a stop ends before the row does, so a
+/// contact the server created is never reported as a plain `failed` without its id.
+#[derive(Default)]
+pub struct Proven(std::sync::Mutex<Option<Outcome>>);
+
+impl Proven {
+    fn set(&self, outcome: Outcome) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(outcome);
+        }
+    }
+
+    /// The last snapshot, if the row's contact was proven.
+    pub fn take(&self) -> Option<Outcome> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// A step that did not set its value.
 struct Missing {
     name: String,
@@ -33,8 +53,8 @@ struct Missing {
 
 impl RowSender {
     /// Sends a row: its contact (unless an earlier run's journal proves it), then its custom
-    /// values. `Some(Refused)` only for 401/403.
-    pub async fn send(&self, row: u64, payload: &Payload) -> Sent {
+    /// values, keeping `proven` up to date after each step. `Some(Refused)` only for 401/403.
+    pub async fn send(&self, row: u64, payload: &Payload, proven: &Proven) -> Sent {
         let earlier = payload.progress.clone().unwrap_or_default();
         let (mut contact, refused) = match &earlier.contact {
             Some(contact) if earlier.has_contact() => (contact.clone(), None),
@@ -62,10 +82,14 @@ impl RowSender {
         }
         let mut missing = Vec::new();
         let mut refused = None;
-        for value in &payload.values {
+        for (i, value) in payload.values.iter().enumerate() {
             if earlier.done.contains(&value.name) {
                 continue;
             }
+            let rest = payload.values[i..]
+                .iter()
+                .filter(|v| !earlier.done.contains(&v.name));
+            proven.set(snapshot(&contact, id, &history, attempts, &missing, rest));
             if refused.is_some() || self.stopping() {
                 missing.push(Missing {
                     name: value.name.clone(),
@@ -170,6 +194,34 @@ impl RowSender {
         }
         (record, None)
     }
+}
+
+/// The row's outcome if it stopped before `rest` were confirmed: `partial`, every value of
+/// `rest` missing (the one in flight may have been set; `--resume` sends it again, which
+/// sets the same value).
+fn snapshot<'a>(
+    contact: &Outcome,
+    id: u64,
+    history: &[String],
+    attempts: u32,
+    missing: &[Missing],
+    rest: impl Iterator<Item = &'a StepValue>,
+) -> Outcome {
+    let mut now = contact.clone();
+    now.attempts = attempts;
+    now.steps = Some(history.join("; "));
+    let mut all: Vec<Missing> = missing
+        .iter()
+        .map(|m| Missing {
+            name: m.name.clone(),
+            why: m.why.clone(),
+        })
+        .collect();
+    all.extend(rest.map(|v| Missing {
+        name: v.name.clone(),
+        why: "interrupted while in flight".into(),
+    }));
+    partial(now, id, &all)
 }
 
 /// The contact's step record: how the row's contact came to exist, and its id.

@@ -25,7 +25,6 @@ use std::sync::Arc;
 pub use strategy::ReadMode;
 
 use crate::cli::ConnectionArgs;
-use crate::csv_in::Encoding;
 use crate::exit::{Exit, Fatal};
 use crate::mapping;
 use crate::session::{Check, Session};
@@ -68,22 +67,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "auto")]
     pub read: ReadMode,
 
-    /// Field delimiter (default: detected; comma unless ';' or tab clearly wins): , ; tab |
-    #[arg(short, long, value_parser = crate::import::parse_delimiter)]
-    pub delimiter: Option<u8>,
-
-    /// Input encoding when not UTF-8: windows-1252, latin1, utf-16.
-    #[arg(short, long)]
-    pub encoding: Option<Encoding>,
-
-    /// Lines above the header to skip (a title, an export date): physical lines of a CSV, rows
-    /// of a spreadsheet, as import counts them.
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub skip_lines: u64,
-
-    /// The sheet to read from an .xlsx, .xls or .ods input (default: the first visible one).
-    #[arg(long, value_name = "NAME")]
-    pub sheet: Option<String>,
+    #[command(flatten)]
+    pub reading: crate::csv_in::ReadArgs,
 
     /// Also compare the columns that feed custom fields (bound as import binds them: by
     /// header name or --map "Col=custom:Name"). Costs one GET /v1/contact per row found.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::Args;
 use super::strategy::ReadMode;
-use crate::csv_in::{self, CsvInput, Source};
+use crate::csv_in::{CsvInput, Source};
 use crate::exit::Fatal;
 use crate::files;
 use crate::import::outputs::default_path;
@@ -53,14 +53,7 @@ impl TagColumns {
 /// The plan, and the opened input the pipeline's reader will consume.
 pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
     let source = Source::from_arg(&args.input);
-    let options = csv_in::Options {
-        delimiter: args.delimiter,
-        encoding: args.encoding,
-        limit: args.limit,
-        skip_lines: args.skip_lines,
-        sheet: args.sheet.clone(),
-        ..csv_in::Options::default()
-    };
+    let options = args.reading.options(args.limit);
     let scanned = match &source {
         Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
         _ => None,

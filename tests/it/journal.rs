@@ -117,6 +117,10 @@ fn a_torn_tail_then_resume_then_every_later_mode_works() {
         ),
         ("403", "FORBIDDEN")
     );
+    assert!(
+        !refused["_message"].contains("FORBIDDEN"),
+        "said once: {refused:?}"
+    );
     let journal = env.path("t.results.csv.journal");
     let mut f = std::fs::OpenOptions::new()
         .append(true)

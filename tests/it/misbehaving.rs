@@ -426,3 +426,78 @@ fn kill_9_and_resume_with_whole_second_timestamps_misclassifies_nothing() {
         assert_eq!(r["_contact_id"], stored[&r["email"]].to_string(), "{r:?}");
     }
 }
+
+/// A row whose contact was created and whose custom value never got an answer: after a stop
+/// and the grace period it is `partial` with the server's id (the contact exists), not a
+/// bare `failed`; `--resume` then sends only the value.
+#[test]
+fn a_row_cut_off_mid_steps_is_partial_with_its_id() {
+    let fake = Fake::start();
+    let fields = r#"{"success":true,"data":[{"id":7,"name":"Company","type":"text"}]}"#;
+    fake.rule(
+        "GET",
+        "/v1/custom-fields",
+        2,
+        Action::Answer(200, JSON, fields.into()),
+    );
+    fake.rule("PUT", "/v1/contact-custom-field", 1, Action::Hang);
+    let env = Env::new();
+    let input = env.write("in.csv", "email,Company\nzoe@example.com,Acme\n");
+    let patient = [
+        "--rate",
+        "unlimited",
+        "--concurrency",
+        "1",
+        "--timeout",
+        "60s",
+    ];
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("wolfeo-bulk"))
+        .env("WOLFEO_BASE_URL", fake.base_url())
+        .env("WOLFEO_API_KEY", KEY)
+        .arg("import")
+        .arg(&input)
+        .args(patient)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while fake.hits("PUT /v1/contact-custom-field") == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the value was never sent"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let rows = by_email(&env);
+    let row = &rows["zoe@example.com"];
+    assert_eq!(row["_outcome"], "partial", "{row:?}");
+    assert_eq!(row["_contact_id"], stored_id(&fake, "zoe@example.com"));
+    assert!(row["_steps"].starts_with("create 201"), "{row:?}");
+    assert!(row["_message"].contains("Company"), "{row:?}");
+
+    let set = r#"{"success":true,"data":{"contact_id":1,"custom_field_id":7,"value":"Acme"}}"#;
+    fake.rule(
+        "PUT",
+        "/v1/contact-custom-field",
+        1,
+        Action::Answer(200, JSON, set.into()),
+    );
+    fake.reset_hits();
+    let mut again = cmd(&fake, KEY);
+    again
+        .arg("import")
+        .arg(&input)
+        .args(patient)
+        .arg("--resume");
+    assert_eq!(again.output().unwrap().status.code(), Some(0));
+    assert_eq!(fake.hits("POST /v1/contact"), 0, "no second create");
+    assert_eq!(fake.hits("PUT /v1/contact-custom-field"), 1);
+    assert_eq!(by_email(&env)["zoe@example.com"]["_outcome"], "created");
+    assert_eq!(fake.contacts().len(), 1);
+}

@@ -29,6 +29,8 @@ pub enum Action {
     StoreThen(u16, &'static str, String),
     /// Do what the request asks, then close the connection without an answer.
     StoreThenDrop,
+    /// Never answer (nothing is stored): a request the client can only give up on.
+    Hang,
 }
 
 #[derive(Clone, Debug)]
@@ -199,6 +201,12 @@ impl State {
         id
     }
 
+    fn peek_rule(&self, method: &str, path: &str) -> Option<&Action> {
+        let rule = self.rules.iter();
+        let mut found = rule.filter(|r| r.method == method && r.path == path && r.times > 0);
+        found.next().map(|r| &r.action)
+    }
+
     fn take_rule(&mut self, method: &str, path: &str) -> Option<Action> {
         let rule = self
             .rules
@@ -253,8 +261,19 @@ async fn handle(
         .await
         .unwrap_or_default();
     let input: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let hang = {
+        let mut s = state.lock().unwrap();
+        *s.hits.entry(format!("{method} {path}")).or_default() += 1;
+        let hang = matches!(s.peek_rule(&method, &path), Some(Action::Hang));
+        if hang {
+            s.take_rule(&method, &path);
+        }
+        hang
+    };
+    if hang {
+        return std::future::pending().await;
+    }
     let mut s = state.lock().unwrap();
-    *s.hits.entry(format!("{method} {path}")).or_default() += 1;
     let date = s.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let mut rule = s.take_rule(&method, &path);
     if method == "POST" && path == "/v1/contact" {
