@@ -25,6 +25,7 @@ use super::ApiError;
 use super::endpoints::Endpoint;
 use super::reply::{self, Body};
 use super::retry::{self, RetryPolicy, Verdict};
+use super::transport::describe_transport_error;
 use crate::budget::window::RateHeaders;
 use crate::limiter::{Pacer, Rate};
 use crate::secret::ApiKey;
@@ -483,19 +484,6 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    }
-}
-
-/// One line about a transport failure, without the URL's query (never secret here, but long).
-fn describe_transport_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out waiting for a response".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else if e.is_body() || e.is_decode() {
-        "connection closed while reading the response".into()
-    } else {
-        "connection closed before a response".into()
     }
 }
 
