@@ -32,6 +32,10 @@ fn why_not_connected(e: &reqwest::Error) -> String {
         "could not connect (connection refused)".into()
     } else if text.contains("dns") || text.contains("lookup") || text.contains("resolve") {
         "could not connect (the host name does not resolve)".into()
+    } else if text.contains("corrupt message") {
+        // rustls reading a plain-HTTP answer to its hello.
+        "could not connect (TLS: the server did not answer in TLS; a local sandbox uses http://)"
+            .into()
     } else if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
         format!(
             "could not connect (TLS: {})",
