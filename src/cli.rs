@@ -89,7 +89,8 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub sandbox: bool,
 
-    /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s or unlimited.
+    /// Request rate ceiling shared by all requests: 10/s, 600/min, 60/6s, unlimited, or auto
+    /// (600/min, or the server's X-RateLimit-Limit per minute when it advertises more).
     #[arg(short, long, default_value = "10/s", value_parser = parse_rate)]
     pub rate: Rate,
 

@@ -1,16 +1,16 @@
 //! The one pacer every request of a run waits on.
 //!
-//! Requests are spaced evenly, one slot per interval and no burst, so no window of the
-//! server's limit can ever see more than its share, whatever the window's phase. The slots come
-//! from the account's [`Schedule`] (private, or shared by every process of this host that talks
-//! to the account: [`crate::budget`]); it is our own "next free slot" rather than `governor`'s
-//! because it must live in a file other processes read. A 429 pauses the whole pipeline through
-//! the same object ([`Pacer::pause_for`]), and every process sharing the budget with it. Import
-//! and export both build exactly one `Pacer` and share it with every worker; retries wait on it
-//! too.
+//! Requests are spaced evenly, one slot per interval and no burst. The slots come from the
+//! account's [`Schedule`] (private, or shared by every process of this host that talks to the
+//! account: [`crate::budget`]); it is our own "next free slot" rather than `governor`'s because
+//! it must live in a file other processes read (see [`crate::budget`] on why governor is not in
+//! front of it either). Once the server advertised its limit, every request is also counted in
+//! flight until its answer ([`Pacer::landed`]), which guarantees the server's window, fixed or
+//! sliding, whatever the jitter ([`crate::budget::flights`]); before that, and without rate
+//! headers, the spacing keeps a margin. A 429 pauses the whole pipeline through the same object
+//! ([`Pacer::pause_for`]), and every process sharing the budget with it. Import and export both
+//! build exactly one `Pacer` and share it with every worker; retries wait on it too.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,75 +18,19 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::budget::learn::Learner;
-use crate::budget::window::{RateHeaders, Window};
+pub use crate::budget::rate::{Rate, SAFETY_MARGIN};
+use crate::budget::slots::Pace;
+use crate::budget::window::{DOCUMENTED_LIMIT, RateHeaders, Window};
 use crate::budget::{self, BudgetStats, Confirm, Schedule};
 
-/// Requests are spaced this much wider than the nominal rate, to absorb scheduler and network
-/// jitter: two requests sent exactly 100 ms apart can arrive 99 ms apart and overflow a window.
-/// A window can then only overflow if its first request is delayed by more than 0.5 % of the
-/// window (300 ms of a minute) relative to a request sent a whole window later, while the cost
-/// stays at 0.5 % of the throughput (9.95 of 10 requests/s).
-pub const SAFETY_MARGIN: f64 = 0.005;
-
-/// A request rate such as `10/s`, `600/min` or `unlimited`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Rate {
-    Unlimited,
-    PerPeriod { requests: u32, period: Duration },
-}
-
-impl Rate {
-    /// The documented ceiling of the API: 600 requests per minute.
-    pub const API_DEFAULT: Rate = Rate::PerPeriod {
-        requests: 10,
-        period: Duration::from_secs(1),
-    };
-
-    pub fn per_second(&self) -> Option<f64> {
-        match self {
-            Rate::Unlimited => None,
-            Rate::PerPeriod { requests, period } => Some(*requests as f64 / period.as_secs_f64()),
-        }
-    }
-
-    /// Time between two requests, margin included.
-    pub fn interval(&self) -> Option<Duration> {
-        self.per_second()
-            .map(|r| Duration::from_secs_f64((1.0 + SAFETY_MARGIN) / r))
-    }
-
-    /// Time between two requests at exactly the rate: what a server that says how much of its
-    /// window remains lets us use ([`crate::budget::window`]).
-    pub fn nominal_interval(&self) -> Option<Duration> {
-        self.per_second().map(|r| Duration::from_secs_f64(1.0 / r))
-    }
-}
-
-impl FromStr for Rate {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if matches!(s.trim(), "unlimited" | "off" | "none") {
-            return Ok(Rate::Unlimited);
-        }
-        let (requests, period) = crate::units::parse_per(s)?;
-        Ok(Rate::PerPeriod { requests, period })
-    }
-}
-
-impl fmt::Display for Rate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.per_second() {
-            None => f.write_str("unlimited"),
-            Some(r) if r.fract() == 0.0 => write!(f, "{r}/s"),
-            Some(r) => write!(f, "{r:.2}/s"),
-        }
-    }
-}
+/// `--rate auto` reads an advertised limit as per minute, the API's documented window.
+const MINUTE_US: u64 = 60_000_000;
 
 /// The one pacer of a run: a FIFO queue in front of the account's [`Schedule`].
 pub struct Pacer {
     rate: Rate,
+    /// `--rate auto`: the interval the server's advertised limit allows (µs; 0: the rate's own).
+    followed_us: AtomicU64,
     schedule: Schedule,
     /// Callers get their turn first come, first served (tokio's mutex is FIFO), and a process
     /// holds at most one slot of the schedule at a time: that is what splits a shared budget
@@ -124,6 +68,8 @@ pub struct Turn {
     pub seq: u64,
     /// When it was granted, on the schedule's clock (µs).
     pub at_us: u64,
+    /// Counted in flight on the schedule until [`Pacer::landed`] (paced runs only).
+    pub in_flight: bool,
 }
 
 impl Pacer {
@@ -136,6 +82,7 @@ impl Pacer {
     pub fn with_schedule(rate: Rate, schedule: Schedule) -> Self {
         Pacer {
             rate,
+            followed_us: AtomicU64::new(0),
             schedule,
             queue: tokio::sync::Mutex::new(()),
             paused_until_us: AtomicU64::new(0),
@@ -146,41 +93,57 @@ impl Pacer {
         }
     }
 
+    /// Time between two requests at exactly the pace: `--rate`, or with `--rate auto` what
+    /// the server advertised. `None`: unlimited.
+    fn nominal_us(&self) -> Option<u64> {
+        match self.followed_us.load(Ordering::Relaxed) {
+            0 => self.rate.nominal_interval().map(|d| d.as_micros() as u64),
+            us => Some(us),
+        }
+    }
+
+    /// The same, [`SAFETY_MARGIN`] wider: the spacing while the server's window is unknown.
+    fn margined_us(&self) -> Option<u64> {
+        self.nominal_us()
+            .map(|us| (us as f64 * (1.0 + SAFETY_MARGIN)).round() as u64)
+    }
+
+    /// The pace in requests per second (what `--rate auto` follows, once it does).
+    pub fn per_second(&self) -> Option<f64> {
+        self.nominal_us().map(|us| 1e6 / us as f64)
+    }
+
     /// Waits until this caller may send one request, in the order callers arrived.
     /// Dropping the future gives the turn up (a stopping run cancels its waiters this way).
+    /// The request it grants is in flight until [`Pacer::landed`].
     pub async fn ready(&self) -> Turn {
-        let (Some(margined), Some(nominal)) = (self.rate.interval(), self.rate.nominal_interval())
-        else {
+        let (Some(margined_us), Some(nominal_us)) = (self.margined_us(), self.nominal_us()) else {
             while let Some(d) = self.pause_remaining() {
                 tokio::time::sleep(d).await;
             }
             return self.grant(None);
         };
-        let nominal_us = nominal.as_micros() as u64;
         let me = self.schedule.identity();
         let _turn = self.queue.lock().await;
         'reserve: loop {
-            let (needs_margin, irregular, opening, length) = {
+            let (cap, opening, length) = {
                 let w = self.window();
-                (
-                    w.needs_margin(),
-                    w.irregular(),
-                    w.opening(),
-                    w.length(nominal_us),
-                )
+                (w.cap(nominal_us), w.opening(), w.length(nominal_us))
             };
-            let (grant, paused, interval_us, opened) = self.schedule.update(|s, now| {
-                // One member's finding holds for all: the margin is in the spacing of everyone,
-                // and the earliest sighting of the window's opening is everyone's estimate.
-                s.irregular |= irregular;
-                let opened = length.and_then(|l| s.merge_opening(opening, l));
-                let interval_us = if needs_margin || s.irregular {
-                    margined.as_micros() as u64
-                } else {
+            // The window known: the flights guard it, at exactly the pace. Unknown: a margin.
+            let pace = Pace {
+                interval_us: if cap.is_some() {
                     nominal_us
-                };
-                let g = s.reserve(now, interval_us, me, budget::alive);
-                (g, s.paused_until_us, interval_us, opened)
+                } else {
+                    margined_us
+                },
+                cap,
+            };
+            let (grant, paused, opened) = self.schedule.update(|s, now| {
+                // The earliest sighting of the window's opening is everyone's estimate.
+                let opened = length.and_then(|l| s.merge_opening(opening, l));
+                let g = s.reserve(now, pace.interval_us, me, budget::alive);
+                (g, s.paused_until_us, opened)
             });
             self.paused_until_us.store(paused, Ordering::Relaxed);
             self.window().adopt_opening(opened);
@@ -194,7 +157,8 @@ impl Pacer {
                     // What the server said remains is spent: everyone waits for the window's
                     // end (the hold becomes the schedule's pause).
                     let hold = |seq| self.window().hold(seq, now, nominal_us);
-                    (s.confirm(now, interval_us, grant, hold), s.paused_until_us)
+                    let confirm = s.confirm(now, pace, grant, me, budget::alive, hold);
+                    (confirm, s.paused_until_us)
                 });
                 self.paused_until_us.store(paused, Ordering::Relaxed);
                 match confirm {
@@ -207,6 +171,18 @@ impl Pacer {
         }
     }
 
+    /// The request of `turn` was answered (any answer, a 429 too) or failed: from now on it
+    /// counts against the server's window only until a window has passed.
+    pub fn landed(&self, turn: Turn) {
+        if !turn.in_flight {
+            return;
+        }
+        let cap = self.nominal_us().and_then(|n| self.window().cap(n));
+        let me = self.schedule.identity();
+        self.schedule
+            .update(|s, now| s.flights.land(me, turn.seq, now, cap));
+    }
+
     fn window(&self) -> std::sync::MutexGuard<'_, Window> {
         self.window.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -214,15 +190,18 @@ impl Pacer {
     /// Learns from the answer (not a 429) to the request of `turn`: the rate-limit headers
     /// if it has them, else that one more request fitted in the server's window.
     pub fn observe(&self, turn: Turn, rtt: Duration, headers: RateHeaders) {
+        if let (Rate::Auto, Some(limit)) = (self.rate, headers.limit) {
+            self.follow(limit);
+        }
         if headers.remaining.is_some() {
             self.window()
                 .observe(turn.seq, turn.at_us, rtt.as_micros() as u64, headers);
             return;
         }
-        let Some(own) = self.rate.interval() else {
+        let Some(own) = self.margined_us() else {
             return;
         };
-        let change = self.learner().answered(turn.at_us, own.as_micros() as u64);
+        let change = self.learner().answered(turn.at_us, own);
         if let Some(floor) = change {
             self.schedule.update(|s, _| s.floor_us = floor);
         }
@@ -238,7 +217,7 @@ impl Pacer {
                 self.window().throttled(end);
                 (crate::api::retry::throttle_pause(Some(d)), "Retry-After")
             }
-            None if self.rate.interval().is_some() => {
+            None if self.nominal_us().is_some() => {
                 let now = self.schedule.now_us();
                 let us = self.learner().throttled(now);
                 let why = if us >= 60_000_000 {
@@ -257,6 +236,18 @@ impl Pacer {
         (pause, why)
     }
 
+    /// `--rate auto`: an advertised limit above the documented 600 is the account's per
+    /// minute (Laravel's `throttle:N,1`); at or below it the documented pace stays (a lower one
+    /// is a window the headers already guard, and its length is not known to be a minute).
+    fn follow(&self, limit: u32) {
+        let us = if limit > DOCUMENTED_LIMIT {
+            MINUTE_US / u64::from(limit)
+        } else {
+            0
+        };
+        self.followed_us.store(us, Ordering::Relaxed);
+    }
+
     fn learner(&self) -> std::sync::MutexGuard<'_, Learner> {
         self.learner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -264,6 +255,7 @@ impl Pacer {
     /// Records a started request: its sequence number and how many were sharing.
     fn grant(&self, slot: Option<(u64, u32)>) -> Turn {
         let now = Instant::now();
+        let in_flight = slot.is_some();
         let (seq, sharing) = slot.unwrap_or((0, 1));
         let at_us = self.schedule.now_us();
         let mut granted = self.granted.lock().unwrap_or_else(|e| e.into_inner());
@@ -286,7 +278,11 @@ impl Pacer {
                 ..g
             },
         });
-        Turn { seq, at_us }
+        Turn {
+            seq,
+            at_us,
+            in_flight,
+        }
     }
 
     /// Requests per second over the intervals between the turns granted: n turns span n - 1
@@ -309,22 +305,22 @@ impl Pacer {
             mode: self.schedule.describe(),
             max_processes: g.map_or(1, |g| g.max_sharing),
             share: g
-                .filter(|_| self.rate.interval().is_some())
+                .filter(|_| self.nominal_us().is_some())
                 .map(|g| g.count as f64 / (g.last_seq.saturating_sub(g.first_seq) + 1) as f64),
             pauses: self.pauses.load(Ordering::Relaxed),
             window_holds,
             server_limit,
             windows_learnt: self.learner().lessons(),
+            auto_rate: (self.rate == Rate::Auto)
+                .then(|| self.per_second())
+                .flatten(),
         }
     }
 
     /// One line on the budget for `-v`: who shares it, what the server says remains of its
     /// window and how far into it we are, the spacing, and any pause.
     pub fn status_line(&self) -> String {
-        let nominal_us = self
-            .rate
-            .nominal_interval()
-            .map_or(0, |d| d.as_micros() as u64);
+        let nominal_us = self.nominal_us().unwrap_or(0);
         let now = self.schedule.now_us();
         let (remaining, limit, phase, margin) = {
             let w = self.window();
@@ -355,10 +351,13 @@ impl Pacer {
                 length as f64 / 1e6
             ));
         }
+        let pace = match (self.rate, self.per_second()) {
+            (Rate::Auto, Some(r)) => format!("auto ({r:.1}/s)"),
+            _ => self.rate.to_string(),
+        };
         line.push_str(&format!(
-            "; pace {}{}",
-            self.rate,
-            if margin || self.rate.interval().is_none() {
+            "; pace {pace}{}",
+            if margin || self.nominal_us().is_none() {
                 ""
             } else {
                 " (exact: the server says what remains)"
@@ -397,25 +396,6 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn parses_rates() {
-        let ten = Rate::from_str("10/s").unwrap();
-        assert_eq!(ten.per_second(), Some(10.0));
-        assert_eq!(Rate::from_str("600/min").unwrap().per_second(), Some(10.0));
-        assert_eq!(Rate::from_str("60/6s").unwrap().per_second(), Some(10.0));
-        assert_eq!(Rate::from_str("5/500ms").unwrap().per_second(), Some(10.0));
-        assert_eq!(Rate::from_str("unlimited").unwrap(), Rate::Unlimited);
-        for bad in ["", "10", "0/s", "10/fortnight", "x/s", "10/0s"] {
-            assert!(Rate::from_str(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn interval_keeps_a_margin_below_the_nominal_rate() {
-        let i = Rate::API_DEFAULT.interval().unwrap();
-        assert_eq!(i, Duration::from_micros(100_500));
-    }
-
     #[tokio::test]
     async fn pause_extends_but_never_shortens() {
         let pacer = Pacer::new(Rate::Unlimited);
@@ -433,7 +413,7 @@ mod tests {
 
     #[tokio::test]
     async fn serves_waiters_in_arrival_order() {
-        let pacer = std::sync::Arc::new(Pacer::new(Rate::from_str("100/s").unwrap()));
+        let pacer = std::sync::Arc::new(Pacer::new("100/s".parse::<Rate>().unwrap()));
         let order = std::sync::Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         for i in 0..8 {
@@ -454,7 +434,7 @@ mod tests {
 
     #[tokio::test]
     async fn spaces_requests_evenly() {
-        let pacer = Pacer::new(Rate::from_str("50/s").unwrap());
+        let pacer = Pacer::new("50/s".parse::<Rate>().unwrap());
         let start = std::time::Instant::now();
         for _ in 0..11 {
             pacer.ready().await;

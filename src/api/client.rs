@@ -108,7 +108,6 @@ pub struct Client {
     auth: HeaderValue,
     redactor: Redactor,
     pacer: Arc<Pacer>,
-    rate: Rate,
     policy: RetryPolicy,
     stats: ClientStats,
     /// Exponentially weighted mean of answered requests' latency, in microseconds.
@@ -154,7 +153,6 @@ impl Client {
             auth,
             redactor: Redactor::new(config.api_key.expose()),
             pacer,
-            rate: config.rate,
             policy: config.policy,
             latency_us: AtomicU64::new(0),
             clock_low_ms: AtomicI64::new(i64::MIN),
@@ -182,8 +180,9 @@ impl Client {
         &self.redactor
     }
 
+    /// The pace (with `--rate auto`, what the server's advertised limit allows).
     pub fn rate_per_second(&self) -> Option<f64> {
-        self.rate.per_second()
+        self.pacer.per_second()
     }
 
     /// Recent request latency, for sizing the number of requests in flight.
@@ -272,6 +271,8 @@ impl Client {
             let started = Instant::now();
             let outcome = self.attempt(&method, url, query, body.as_ref()).await;
             let elapsed = started.elapsed();
+            // Answered or failed, it reached the server by now if ever.
+            self.pacer.landed(turn);
             let (status, bytes, retry_after, limits) = match outcome {
                 Ok(answer) => answer,
                 Err(e) => {

@@ -8,7 +8,9 @@
 //! it; [`crate::session::Session::open`] decides which kind from `--budget`, the rate and the
 //! URL. If the shared file fails mid-run the schedule carries on privately and says so.
 
+pub(crate) mod flights;
 pub(crate) mod learn;
+pub(crate) mod rate;
 mod shared;
 pub(crate) mod slots;
 pub mod window;
@@ -59,23 +61,39 @@ pub struct BudgetStats {
     pub server_limit: Option<u32>,
     /// Windows learnt from a 429 without any header (the pace then stays under them).
     pub windows_learnt: u64,
+    /// With `--rate auto`: the pace it ended at, requests/s (10 unless the server advertised
+    /// more than 600 per minute); `null` for any other `--rate`.
+    pub auto_rate: Option<f64>,
 }
 
 impl BudgetStats {
-    /// The summary's `budget` line, when there is something to say: shared with others, or
-    /// a private budget that was meant to be shared.
+    /// The summary's `budget` line, when there is something to say: shared with others, a
+    /// private budget that was meant to be shared, or what `--rate auto` followed.
     pub fn summary_line(&self) -> Option<String> {
         let others = self.max_processes.saturating_sub(1);
+        let mut parts = Vec::new();
         if others > 0 {
-            return Some(format!(
+            parts.push(format!(
                 "shared with {others} other process{} of this account{}",
                 if others == 1 { "" } else { "es" },
                 self.share
                     .map(|s| format!("; this run got {:.0}% of its requests", s * 100.0))
                     .unwrap_or_default()
             ));
+        } else if self.mode.contains("failed") {
+            parts.push(self.mode.clone());
         }
-        self.mode.contains("failed").then(|| self.mode.clone())
+        if let Some(rate) = self.auto_rate {
+            parts.push(match self.server_limit {
+                Some(limit) if limit > window::DOCUMENTED_LIMIT => {
+                    format!("--rate auto followed the server's limit of {limit}/min ({rate:.1}/s)")
+                }
+                _ => format!(
+                    "--rate auto: the server advertised no limit above 600/min ({rate:.1}/s)"
+                ),
+            });
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
 
@@ -173,7 +191,7 @@ impl Drop for Schedule {
     fn drop(&mut self) {
         if self.is_shared() {
             let me = self.me;
-            self.update(|s, _| s.leave(me));
+            self.update(|s, now| s.leave(me, now));
         }
     }
 }
@@ -208,6 +226,19 @@ mod tests {
         assert_eq!(
             s.summary_line().unwrap(),
             "shared with 2 other processes of this account; this run got 33% of its requests"
+        );
+        s.max_processes = 1;
+        s.auto_rate = Some(20.0);
+        s.server_limit = Some(1200);
+        assert_eq!(
+            s.summary_line().unwrap(),
+            "--rate auto followed the server's limit of 1200/min (20.0/s)"
+        );
+        s.server_limit = Some(60);
+        s.auto_rate = Some(10.0);
+        assert_eq!(
+            s.summary_line().unwrap(),
+            "--rate auto: the server advertised no limit above 600/min (10.0/s)"
         );
     }
 

@@ -7,9 +7,13 @@
 //! spaced by the interval however many processes take them; a caller holds at most one grant
 //! at a time (the pacer's FIFO queue), which is what makes two busy processes alternate and
 //! split the rate evenly. Nothing here is ever reserved for longer than one interval, so a
-//! process that dies (even by `kill -9`) costs the others at most one slot.
+//! process that dies (even by `kill -9`) costs the others at most one slot. When the server's
+//! window is known, [`Flights`] (requests in flight and recently answered) guarantees it
+//! instead of the spacing: a late request no longer pushes the next one back.
 
 use serde::{Deserialize, Serialize};
+
+use super::flights::{Cap, Flights};
 
 /// A value this far ahead of the clock can only come from a clock that was stepped back
 /// (or a damaged file): a slot is at most a few intervals away and a pause at most a minute
@@ -36,15 +40,14 @@ pub(crate) struct Slots {
     pub last_sent_us: u64,
     /// The widest spacing the server's window evidently allows, learnt from a 429 (0: none).
     pub floor_us: u64,
-    /// Some member found the server's window irregular (sliding, or others spending): every
-    /// member keeps the safety margin. Forgotten when nobody is left taking slots.
-    #[serde(default)]
-    pub irregular: bool,
     /// The latest moment the server's current window can have opened: the earliest of what
     /// the members saw (each sighting is an upper bound; 0: none).
     #[serde(default)]
     pub opened_us: u64,
     pub members: Vec<Member>,
+    /// Requests in flight and recently answered, by every member.
+    #[serde(default)]
+    pub flights: Flights,
 }
 
 impl Default for Slots {
@@ -56,9 +59,9 @@ impl Default for Slots {
             granted: 0,
             last_sent_us: 0,
             floor_us: 0,
-            irregular: false,
             opened_us: 0,
             members: Vec::new(),
+            flights: Flights::default(),
         }
     }
 }
@@ -85,6 +88,25 @@ pub(crate) enum Confirm {
     Forfeit,
 }
 
+/// How a request is paced at its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pace {
+    pub interval_us: u64,
+    /// The server's window, when known: [`Flights`] then guarantees it, and a late start
+    /// no longer pushes the next request back.
+    pub cap: Option<Cap>,
+}
+
+#[cfg(test)]
+impl Pace {
+    pub fn spaced(interval_us: u64) -> Pace {
+        Pace {
+            interval_us,
+            cap: None,
+        }
+    }
+}
+
 /// A slot handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Grant {
@@ -109,9 +131,6 @@ impl Slots {
         self.next_us = at + interval_us.max(self.floor_us);
         self.members
             .retain(|m| (m.pid, m.token) != me && m.seen_us + ACTIVE_US >= now && alive(m.pid));
-        if self.members.is_empty() && self.paused_until_us <= now {
-            self.irregular = false;
-        }
         self.members.push(Member {
             pid: me.0,
             token: me.1,
@@ -123,32 +142,49 @@ impl Slots {
         }
     }
 
-    /// Called when a granted slot's time has come, right before the request starts: it starts
-    /// only if no pause began since the grant, the previous request started at least an
-    /// interval ago, and `hold` (given the sequence number the request would get) starts no
-    /// pause; then it is counted as started.
+    /// Called when `me`'s granted slot has come, right before the request starts: it starts
+    /// only if no pause began since the grant, the server's window allows it (known: the
+    /// [`Flights`]; unknown: the previous request started at least an interval ago), and
+    /// `hold` (given the sequence number the request would get) starts no pause; then it is
+    /// counted as started and in flight until [`Flights::land`].
     pub fn confirm(
         &mut self,
         now: u64,
-        interval_us: u64,
+        pace: Pace,
         grant: Grant,
+        me: (u32, u32),
+        alive: impl Fn(u32) -> bool,
         hold: impl FnOnce(u64) -> Option<u64>,
     ) -> Confirm {
         self.forget_the_impossible(now);
         if self.paused_until_us > grant.at_us && self.paused_until_us > now {
             return Confirm::Forfeit;
         }
-        let interval = interval_us.max(self.floor_us);
-        if self.last_sent_us > 0 && self.last_sent_us <= now && self.last_sent_us + interval > now {
-            return Confirm::Wait(self.last_sent_us + interval);
+        let interval = pace.interval_us.max(self.floor_us);
+        if pace.cap.is_some() {
+            self.flights.known = pace.cap;
+        } else {
+            let last = self.last_sent_us;
+            if last > 0 && last <= now && last + interval > now {
+                return Confirm::Wait(last + interval);
+            }
+        }
+        // A member that has not heard from the server yet keeps to what the others learnt.
+        if let Some(cap) = pace.cap.or(self.flights.known)
+            && let Some(later) = self.flights.wait(now, cap, alive)
+        {
+            return Confirm::Wait(later);
         }
         if let Some(until) = hold(self.granted).filter(|&until| until > now) {
             self.pause_until(now, until);
             return Confirm::Forfeit;
         }
         self.last_sent_us = now;
-        self.next_us = self.next_us.max(now + interval);
+        if pace.cap.is_none() {
+            self.next_us = self.next_us.max(now + interval);
+        }
         self.granted += 1;
+        self.flights.take_off(me, self.granted - 1, now);
         Confirm::Go(self.granted - 1)
     }
 
@@ -176,8 +212,9 @@ impl Slots {
 
     /// Leaves the budget (the end of a run): the others stop counting this member at once.
     /// Its last slot stays taken: the request in it was sent.
-    pub fn leave(&mut self, me: (u32, u32)) {
+    pub fn leave(&mut self, me: (u32, u32), now: u64) {
         self.members.retain(|m| (m.pid, m.token) != me);
+        self.flights.abandon(me, now);
     }
 
     fn forget_the_impossible(&mut self, now: u64) {
@@ -198,6 +235,8 @@ mod tests {
     use super::*;
 
     const MS: u64 = 1000;
+    const A: (u32, u32) = (1, 1);
+    const B: (u32, u32) = (2, 2);
 
     fn live(_: u32) -> bool {
         true
@@ -226,17 +265,21 @@ mod tests {
         let b = s.reserve(1000 * MS, 100 * MS, (2, 2), live);
         // a woke 30 ms late: b, on time, must wait until an interval after a really started.
         let go = |_| None;
-        assert_eq!(s.confirm(1030 * MS, 100 * MS, a, go), Confirm::Go(0));
+        let pace = Pace::spaced(100 * MS);
+        assert_eq!(s.confirm(1030 * MS, pace, a, A, live, go), Confirm::Go(0));
         assert_eq!(
-            s.confirm(1100 * MS, 100 * MS, b, go),
+            s.confirm(1100 * MS, pace, b, B, live, go),
             Confirm::Wait(1130 * MS)
         );
-        assert_eq!(s.confirm(1130 * MS, 100 * MS, b, go), Confirm::Go(1));
+        assert_eq!(s.confirm(1130 * MS, pace, b, B, live, go), Confirm::Go(1));
         let next = s.reserve(1130 * MS, 100 * MS, (1, 1), live);
         assert_eq!(next.at_us, 1230 * MS);
         // A pause that began after a grant takes its slot back.
         s.pause_until(1140 * MS, 5000 * MS);
-        assert_eq!(s.confirm(next.at_us, 100 * MS, next, go), Confirm::Forfeit);
+        assert_eq!(
+            s.confirm(next.at_us, pace, next, A, live, go),
+            Confirm::Forfeit
+        );
     }
 
     #[test]
@@ -244,10 +287,14 @@ mod tests {
         let mut s = Slots::default();
         let a = s.reserve(0, 100 * MS, (1, 1), live);
         let hold = |seq| (seq == 0).then_some(900 * MS);
-        assert_eq!(s.confirm(0, 100 * MS, a, hold), Confirm::Forfeit);
+        let pace = Pace::spaced(100 * MS);
+        assert_eq!(s.confirm(0, pace, a, A, live, hold), Confirm::Forfeit);
         let a = s.reserve(0, 100 * MS, (1, 1), live);
         assert_eq!(a.at_us, 900 * MS);
-        assert_eq!(s.confirm(900 * MS, 100 * MS, a, |_| None), Confirm::Go(0));
+        assert_eq!(
+            s.confirm(900 * MS, pace, a, A, live, |_| None),
+            Confirm::Go(0)
+        );
     }
 
     #[test]
@@ -300,8 +347,43 @@ mod tests {
         let mut s = Slots::default();
         s.reserve(0, 100 * MS, (1, 1), live);
         s.reserve(0, 100 * MS, (2, 2), live);
-        s.leave((2, 2));
+        s.leave((2, 2), 0);
         let g = s.reserve(0, 100 * MS, (1, 1), live);
         assert_eq!((g.at_us, g.sharing), (200 * MS, 1));
+    }
+
+    #[test]
+    fn with_the_window_known_a_late_start_does_not_push_back_but_the_flights_hold() {
+        let mut s = Slots::default();
+        let cap = Cap {
+            limit: 2,
+            window_us: 1000 * MS,
+        };
+        let pace = Pace {
+            interval_us: 100 * MS,
+            cap: Some(cap),
+        };
+        let go = |_| None;
+        let a = s.reserve(0, 100 * MS, A, live);
+        let b = s.reserve(0, 100 * MS, B, live);
+        // a woke 30 ms late; b on time goes anyway: only the window counts now.
+        assert_eq!(s.confirm(30 * MS, pace, a, A, live, go), Confirm::Go(0));
+        assert_eq!(s.confirm(100 * MS, pace, b, B, live, go), Confirm::Go(1));
+        s.flights.land(A, 0, 40 * MS, Some(cap));
+        let c = s.reserve(100 * MS, 100 * MS, A, live);
+        assert_eq!(c.at_us, 200 * MS);
+        // Two in the window already: the third waits a window after the first answer.
+        assert_eq!(
+            s.confirm(200 * MS, pace, c, A, live, go),
+            Confirm::Wait(1040 * MS)
+        );
+        assert_eq!(s.confirm(1040 * MS, pace, c, A, live, go), Confirm::Go(2));
+        // A newcomer that has not heard from the server is held to the window learnt.
+        let d = s.reserve(1040 * MS, 100 * MS, (3, 3), live);
+        let newcomer = Pace::spaced(100 * MS);
+        assert!(matches!(
+            s.confirm(d.at_us, newcomer, d, (3, 3), live, go),
+            Confirm::Wait(_)
+        ));
     }
 }

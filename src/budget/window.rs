@@ -10,10 +10,18 @@
 //! said remains, counting every request granted since (all processes sharing the schedule)?
 //! Then the request waits for the window's end, and so does everyone on the schedule.
 //!
-//! With the headers, requests go out at exactly the rate: a window can only overflow where
-//! `Remaining` says it is spent. A window that does not refill at its end (a sliding window,
-//! or another client spending) is marked irregular and the pacer keeps its safety margin.
+//! With the headers, requests go out at exactly the rate: the limit and the window's length
+//! ([`Window::cap`]) let [`super::flights`] guarantee that no window of the server's, fixed or
+//! sliding, ever sees more than the limit, and a fixed one can only overflow where `Remaining`
+//! says it is spent. A window that does not refill at its end (a sliding window, or another
+//! client spending) is marked irregular: its end cannot be predicted, so there are no holds.
 //! Pure data on the schedule's clock (µs); the pacer calls it under its own mutex.
+
+use super::flights::Cap;
+
+/// The documented limit of the API, per minute (`shared/wolfeo-api.md`).
+pub(crate) const DOCUMENTED_LIMIT: u32 = 600;
+const MINUTE_US: u64 = 60_000_000;
 
 /// The two headers of one answer, as read by the client ([`crate::api::client`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,7 +97,7 @@ impl Window {
 
     /// Until when the request granted as `seq` must wait: `Some(end)` when what the server
     /// said remains is already spent by the requests granted since, and the window's end is
-    /// still ahead; `None` to go (the margin then guards an irregular window).
+    /// still ahead; `None` to go (the flights then guard an irregular window).
     /// `at_us` is when the request would start.
     pub fn hold(&mut self, seq: u64, at_us: u64, nominal_us: u64) -> Option<u64> {
         if self.irregular {
@@ -114,10 +122,30 @@ impl Window {
         Some(end)
     }
 
-    /// Whether requests must keep the safety margin: no headers yet, or a window that does
-    /// not behave like Laravel's fixed one.
+    /// Whether requests must keep the safety margin: no headers yet (with them, [`Self::cap`]
+    /// guards any window, fixed or sliding).
     pub fn needs_margin(&self) -> bool {
-        self.remaining.is_none() || self.irregular
+        self.remaining.is_none()
+    }
+
+    /// The server's window for [`super::flights`], once it advertised its limit. The server
+    /// names no length, so the length is the longest the evidence allows: the limit at the
+    /// nominal rate (the pace is meant to fill exactly one window per window), and at least the
+    /// documented minute for the documented 600. A `Retry-After` is not used here: it rounds up
+    /// to whole seconds, so it only bounds the length from above. Plus 1/2000 of it: our wall
+    /// clock against the server's monotonic one may drift that much (NTP slews at most 500 ppm).
+    pub fn cap(&self, nominal_us: u64) -> Option<Cap> {
+        let limit = self.limit?;
+        let documented = if limit == DOCUMENTED_LIMIT {
+            MINUTE_US
+        } else {
+            0
+        };
+        let length = (u64::from(limit) * nominal_us).max(documented);
+        Some(Cap {
+            limit,
+            window_us: length + length / 2000,
+        })
     }
 
     /// Takes the schedule's view of when the current window opened (the earliest of what
@@ -139,6 +167,7 @@ impl Window {
     }
 
     /// Whether the window turned out not to be a fixed one we can predict.
+    #[cfg(test)]
     pub fn irregular(&self) -> bool {
         self.irregular
     }
@@ -208,7 +237,7 @@ mod tests {
     }
 
     #[test]
-    fn a_window_that_does_not_refill_is_irregular_and_keeps_the_margin() {
+    fn a_window_that_does_not_refill_is_irregular_and_holds_no_more() {
         let mut w = Window::default();
         w.observe(0, 0, 5 * MS, h(20, 19));
         w.observe(19, 1_900 * MS, 5 * MS, h(20, 0));
@@ -216,7 +245,7 @@ mod tests {
         // Sliding: after the hold (the slot was given up; request 21 went at its end) only
         // one slot came back.
         w.observe(21, 2_010 * MS, 5 * MS, h(20, 0));
-        assert!(w.needs_margin());
+        assert!(w.irregular() && !w.needs_margin());
         assert_eq!(w.hold(22, 2_100 * MS, STEP), None);
     }
 
@@ -249,5 +278,18 @@ mod tests {
         w.observe(0, 0, 10 * MS, h(20, 19));
         w.throttled(4_010 * MS);
         assert_eq!(w.phase(5_000 * MS, STEP), Some((990 * MS, 4_000 * MS)));
+    }
+
+    #[test]
+    fn the_cap_is_the_advertised_limit_over_the_longest_plausible_window() {
+        let mut w = Window::default();
+        assert_eq!(w.cap(STEP), None);
+        w.observe(0, 0, 5 * MS, h(60, 59));
+        let cap = w.cap(STEP).unwrap();
+        assert_eq!((cap.limit, cap.window_us), (60, 6_003 * MS));
+        // The documented 600 is per minute even at a slower pace.
+        w.observe(1, 100 * MS, 5 * MS, h(600, 599));
+        assert_eq!(w.cap(50 * MS).unwrap().window_us, 60_030 * MS);
+        assert_eq!(w.cap(200 * MS).unwrap().window_us, 120_060 * MS);
     }
 }
