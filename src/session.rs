@@ -146,13 +146,14 @@ impl Session {
         ClientStats::get(&self.client.stats().requests) > 0
     }
 
-    /// For a command that skipped the preflight ([`Check::Skip`]) and failed before any
-    /// answer it could use: the preflight's check, run now, names what to fix (the URL and
+    /// For a command that skipped the preflight ([`Check::Skip`]) and failed before any 2xx
+    /// answer (a wrong URL, a dead host; not a misbehaving API): the preflight's check, run now, names what to fix (the URL and
     /// where it came from, the key's source, the host). If the check passes, the command's
     /// own error stands. Costs one request, only on failure; a refused key (whose message
     /// already names where keys come from) costs none, so a wrong key stays one request.
     pub async fn diagnose(&self, args: &ConnectionArgs, ui: &Arc<Ui>, failed: Fatal) -> Fatal {
-        if matches!(failed, Fatal::Interrupted(_) | Fatal::Refused(_)) {
+        let answered = ClientStats::get(&self.client.stats().answered_2xx) > 0;
+        if answered || matches!(failed, Fatal::Interrupted(_) | Fatal::Refused(_)) {
             return failed;
         }
         let pacer = Arc::clone(self.client.pacer());

@@ -59,6 +59,9 @@ pub struct ClientConfig {
 #[derive(Debug, Default)]
 pub struct ClientStats {
     pub requests: AtomicU64,
+    /// Answers with a 2xx status, whatever their body: the URL reaches an HTTP server that
+    /// accepts the key.
+    pub answered_2xx: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
 }
@@ -375,6 +378,9 @@ impl Client {
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
+        if response.status().is_success() {
+            self.stats.answered_2xx.fetch_add(1, Ordering::Relaxed);
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)

@@ -190,12 +190,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         || report::interrupted(&ui, &args, &target_name, session.stats(), &progress, clock);
     // Export skips the preflight (a cron run stays at one or two requests): when its first
     // page fails, the same check explains the URL or key instead.
-    let explain = |f: Fatal| async {
-        match Progress::get(&progress.pages) {
-            0 => session.diagnose(&args.connection, &ui, f).await,
-            _ => f,
-        }
-    };
+    let explain = |f: Fatal| session.diagnose(&args.connection, &ui, f);
     let Drained {
         walk,
         mut rows,
