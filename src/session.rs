@@ -146,6 +146,23 @@ impl Session {
         ClientStats::get(&self.client.stats().requests) > 0
     }
 
+    /// For a command that skipped the preflight ([`Check::Skip`]) and failed before any 2xx
+    /// answer (a wrong URL, a dead host; not a misbehaving API): the preflight's check, run now, names what to fix (the URL and
+    /// where it came from, the key's source, the host). If the check passes, the command's
+    /// own error stands. Costs one request, only on failure; a refused key (whose message
+    /// already names where keys come from) costs none, so a wrong key stays one request.
+    pub async fn diagnose(&self, args: &ConnectionArgs, ui: &Arc<Ui>, failed: Fatal) -> Fatal {
+        let answered = ClientStats::get(&self.client.stats().answered_2xx) > 0;
+        if answered || matches!(failed, Fatal::Interrupted(_) | Fatal::Refused(_)) {
+            return failed;
+        }
+        let pacer = Arc::clone(self.client.pacer());
+        match self.check(args, &self.config, pacer, ui).await {
+            Err(found) if !found.is_interrupted() => found,
+            _ => failed,
+        }
+    }
+
     /// One cheap authenticated request before any row: wrong key, wrong URL or dead host end
     /// the run here, with the setting's source named, instead of failing every row.
     async fn check(
@@ -284,9 +301,15 @@ fn schedule_for(args: &ConnectionArgs, config: &ClientConfig, ui: &Ui) -> Schedu
 /// "did you mean .../v1?" when the path lacks the version segment.
 fn suggestion(url: &str) -> String {
     if url.ends_with("/v1") {
-        String::new()
-    } else {
-        format!("; did you mean {url}/v1?")
+        return String::new();
+    }
+    // Another version segment (`/v2`, `/api/v0`) is replaced, not extended.
+    let (head, last) = url.rsplit_once('/').unwrap_or(("", url));
+    let versioned =
+        last.len() > 1 && last.starts_with('v') && last[1..].bytes().all(|b| b.is_ascii_digit());
+    match versioned && head.contains("://") {
+        true => format!("; did you mean {head}/v1?"),
+        false => format!("; did you mean {url}/v1?"),
     }
 }
 
@@ -317,5 +340,17 @@ mod tests {
             "; did you mean http://127.0.0.1:9/v1?"
         );
         assert_eq!(suggestion("https://api.wolfeo.me/v1"), "");
+        assert_eq!(
+            suggestion("http://127.0.0.1:9/v2"),
+            "; did you mean http://127.0.0.1:9/v1?"
+        );
+        assert_eq!(
+            suggestion("https://h.example/api/v10"),
+            "; did you mean https://h.example/api/v1?"
+        );
+        assert_eq!(
+            suggestion("https://h.example/vault"),
+            "; did you mean https://h.example/vault/v1?"
+        );
     }
 }

@@ -25,6 +25,7 @@ use super::ApiError;
 use super::endpoints::Endpoint;
 use super::reply::{self, Body};
 use super::retry::{self, RetryPolicy, Verdict};
+use super::transport::describe_transport_error;
 use crate::budget::window::RateHeaders;
 use crate::limiter::{Pacer, Rate};
 use crate::secret::ApiKey;
@@ -58,6 +59,9 @@ pub struct ClientConfig {
 #[derive(Debug, Default)]
 pub struct ClientStats {
     pub requests: AtomicU64,
+    /// Answers with a 2xx status, whatever their body: the URL reaches an HTTP server that
+    /// accepts the key.
+    pub answered_2xx: AtomicU64,
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
 }
@@ -374,6 +378,9 @@ impl Client {
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
+        if response.status().is_success() {
+            self.stats.answered_2xx.fetch_add(1, Ordering::Relaxed);
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -484,19 +491,6 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    }
-}
-
-/// One line about a transport failure, without the URL's query (never secret here, but long).
-fn describe_transport_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out waiting for a response".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else if e.is_body() || e.is_decode() {
-        "connection closed while reading the response".into()
-    } else {
-        "connection closed before a response".into()
     }
 }
 

@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod paging;
 pub mod reply;
 pub mod retry;
+mod transport;
 
 use std::collections::BTreeMap;
 

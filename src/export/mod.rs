@@ -163,19 +163,7 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let session = Session::open(&args.connection, &ui, Check::Skip).await?;
     let config = session.config();
     let account = state::account_fingerprint(config.base_url.as_str(), config.api_key.expose());
-    if let (Some(prev), Some(path)) = (&plan.previous, &args.state) {
-        prev.check_account(path, &account).map_err(|f| {
-            if args.connection.sandbox {
-                f.with_next_step(
-                    "--sandbox starts a new account on every run; to try incremental exports, \
-                     keep one running (`wolfeo-bulk sandbox --state sandbox.json`) and point \
-                     WOLFEO_BASE_URL at it",
-                )
-            } else {
-                f
-            }
-        })?;
-    }
+    same_account(&args, &plan, &account)?;
     session.stop_on_signals(
         &ui,
         "interrupt: stopping; no file is written and the state is unchanged".into(),
@@ -200,6 +188,9 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     };
     let interrupted =
         || report::interrupted(&ui, &args, &target_name, session.stats(), &progress, clock);
+    // Export skips the preflight (a cron run stays at one or two requests): when its first
+    // page fails, the same check explains the URL or key instead.
+    let explain = |f: Fatal| session.diagnose(&args.connection, &ui, f);
     let Drained {
         walk,
         mut rows,
@@ -208,12 +199,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     } = match outcome {
         None => return interrupted(),
         Some(Err(f)) if f.is_interrupted() => return interrupted(),
-        Some(Err(f)) => return Err(f),
+        Some(Err(f)) => return Err(explain(f).await),
         Some(Ok(done)) => done,
     };
     let closed = match walk {
         Err(Stop::Fatal(f)) if f.is_interrupted() => return interrupted(),
-        Err(Stop::Fatal(f)) => return Err(f),
+        Err(Stop::Fatal(f)) => return Err(explain(f).await),
         Err(Stop::Closed) => true,
         Ok(_) => false,
     };
@@ -268,6 +259,24 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         state.save(path)?;
     }
     Ok(exit)
+}
+
+/// An incremental export continues only on the account its state file was written for.
+fn same_account(args: &Args, plan: &Plan, account: &str) -> Result<(), Fatal> {
+    let (Some(prev), Some(path)) = (&plan.previous, &args.state) else {
+        return Ok(());
+    };
+    prev.check_account(path, account).map_err(|f| {
+        if args.connection.sandbox {
+            f.with_next_step(
+                "--sandbox starts a new account on every run; to try incremental exports, \
+                 keep one running (`wolfeo-bulk sandbox --state sandbox.json`) and point \
+                 WOLFEO_BASE_URL at it",
+            )
+        } else {
+            f
+        }
+    })
 }
 
 /// What the walk and the writer left for the summary and the state.

@@ -58,6 +58,9 @@ pub const LIMITS: Limits = Limits {
     initial_tags: 1 << 16,
 };
 
+/// The most keys [`DupSet::expect_keys`] sizes for: 16M keys, 43 MiB of tags.
+pub const MAX_PRESIZED_KEYS: u64 = 1 << 24;
+
 /// Beyond this many runs they are merged into one, so a tag hit costs a bounded number of reads.
 pub const MAX_RUNS: usize = 8;
 
@@ -94,6 +97,19 @@ impl DupSet {
         }
     }
 
+    /// Sizes the tag table for `keys` keys at once, when nothing is remembered yet: growing it
+    /// on the way re-reads every fingerprint (the spilled ones from disk) at each doubling,
+    /// which cost a dry run of 1M distinct emails a fifth of its time. The table's pages are
+    /// touched only as keys land in them. At most [`MAX_PRESIZED_KEYS`], so a huge file of
+    /// few distinct emails does not reserve a huge table.
+    pub fn expect_keys(&mut self, keys: u64) {
+        let keys = keys.min(MAX_PRESIZED_KEYS) as usize;
+        let slots = keys + keys / 3 + 1;
+        if self.tags.len == 0 && slots > self.tags.slots.len() {
+            self.tags = Tags::new(slots);
+        }
+    }
+
     /// Looks `key` up and, when it is new, remembers it with `row`.
     pub fn check(&mut self, key: &[u8], row: u64) -> io::Result<Seen> {
         if self.broken {
@@ -114,6 +130,15 @@ impl DupSet {
         }
         self.insert(fp, key, row)?;
         Ok(Seen::New)
+    }
+
+    /// Starts loading the memory that [`DupSet::check`] of `key` will read first (its tag's
+    /// home slot, its home slot among the recent keys), so that a caller that knows the next
+    /// keys can overlap their cache misses. Changes nothing.
+    pub fn prefetch(&self, key: &[u8]) {
+        let fp = (self.hash)(key);
+        prefetch(&self.tags.slots[self.tags.home(fp)]);
+        prefetch(&self.recent.slots[self.recent.home(fp)]);
     }
 
     fn insert(&mut self, fp: u64, key: &[u8], row: u64) -> io::Result<()> {
@@ -171,6 +196,20 @@ impl DupSet {
         self.tags = tags;
         Ok(())
     }
+}
+
+/// A hint to the CPU that `slot` will be read soon; nothing on other architectures.
+fn prefetch<T>(slot: &T) {
+    // SAFETY: SSE is part of every x86_64 target, and a prefetch never faults or changes
+    // memory; the pointer comes from a live reference anyway.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (slot as *const T).cast::<i8>(),
+        );
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
 }
 
 /// 16-bit tags (0 = empty), linear probing from a home slot taken from the fingerprint's low
@@ -248,9 +287,13 @@ impl Recent {
         (row, &self.arena[at + 12..at + 12 + len as usize])
     }
 
+    fn home(&self, fp: u64) -> usize {
+        fp as usize & (self.slots.len() - 1)
+    }
+
     fn find(&self, fp: u64, key: &[u8]) -> Option<u64> {
         let mask = self.slots.len() - 1;
-        let mut i = fp as usize & mask;
+        let mut i = self.home(fp);
         while self.slots[i].1 != 0 {
             if self.slots[i].0 == fp {
                 let (row, stored) = self.record(self.slots[i].1 - 1);

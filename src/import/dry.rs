@@ -1,19 +1,21 @@
-//! The pipeline of a dry run: two threads, no network, nothing reordered.
+//! The pipeline of a dry run: three threads, no network, nothing reordered.
 //!
 //! A dry run decides every row locally, so the async pipeline's machinery ([`super::pipeline`]:
-//! channel of owned cells, reorder window, request futures) would only cost time. Here a
-//! reader thread parses records into batches of reused [`Record`]s (no allocation per cell
-//! once the batches are warm) and one loop plans each ([`Planner::plan`], the same decisions
-//! as a real run) and hands the borrowed cells straight to [`Collector::accept_next`], which
-//! writes its results line in place. Emptied batches go back to the reader, so the two
-//! threads share the work of a 2-core machine without copying a cell. The outcomes, files,
-//! counts and stop reasons are the pipeline's own, byte for byte: a test runs both on the same
-//! input and compares the files.
+//! channel of owned cells, reorder window, request futures) would only cost time. Here the
+//! work is a line of three stages that pass batches of reused [`Record`]s along: a reader
+//! thread parses records (no allocation per cell once the batches are warm), a planning thread
+//! decides each ([`Planner::plan`], the same decisions as a real run, after warming the
+//! duplicate set's memory for the whole batch), and this thread hands the borrowed cells and
+//! their outcomes to [`Collector::accept_next`], which writes the results line in place.
+//! Emptied batches go back to the reader. No stage holds more than about a third of the work,
+//! so a 2-core machine runs the three side by side without copying a cell. The outcomes,
+//! files, counts and stop reasons are the pipeline's own, byte for byte: a test runs both on
+//! the same input and compares the files.
 //!
 //! Called by [`super::run`] on a blocking thread of the runtime, so the signal listener keeps
 //! running; an interrupt is handled as in the pipeline (the input is still read to its end,
-//! every row gets its line, the run ends as interrupted). Files are flushed whenever the
-//! reader has nothing ready, so rows from a slow pipe get their lines at once.
+//! every row gets its line, the run ends as interrupted). Files are flushed whenever no batch
+//! is ready, so rows from a slow pipe get their lines at once.
 
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
@@ -23,32 +25,36 @@ use crate::csv_in::{CsvInput, InputError, Record};
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
 
-/// Records per hand-over: large enough that the hand-over costs nothing per row, small enough
-/// that the batches in flight ([`BATCHES`]) stay a few hundred KiB.
-const BATCH: usize = 256;
-const BATCHES: usize = 4;
+/// Records per hand-over: large enough that the hand-overs (a wake-up each) cost nothing per
+/// row, small enough that the batches in flight ([`BATCHES`]) stay about a MiB.
+const BATCH: usize = 1024;
+/// Enough for every stage to hold one while the channels hold the others.
+const BATCHES: usize = 6;
 
-/// Records read in one go; `error` ends the input.
+/// Records read in one go, then their outcomes; `error` ends the input.
 struct Batch {
     records: Vec<Record>,
     len: usize,
+    /// `(outcome, replayed)` of `records[i]`, filled by the planning thread.
+    decided: Vec<(Outcome, bool)>,
     error: Option<InputError>,
 }
 
 /// Reads, plans and writes every row; hands the collector back like [`super::pipeline`] does.
 pub fn run(
     input: CsvInput,
-    mut planner: Planner,
+    planner: Planner,
     mut collector: Collector,
     shutdown: &Shutdown,
 ) -> (Stop, Collector) {
-    let (full_tx, full) = sync_channel::<Batch>(BATCHES);
+    let (read_tx, read_rx) = sync_channel::<Batch>(BATCHES);
+    let (planned_tx, planned) = sync_channel::<Batch>(BATCHES);
     let (empty, empty_rx) = channel::<Batch>();
     for _ in 0..BATCHES {
-        let records = (0..BATCH).map(|_| Record::default()).collect();
         let batch = Batch {
-            records,
+            records: (0..BATCH).map(|_| Record::default()).collect(),
             len: 0,
+            decided: Vec::with_capacity(BATCH),
             error: None,
         };
         empty.send(batch).expect("the receiver is alive");
@@ -63,35 +69,35 @@ pub fn run(
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("csv-reader".into())
-            .spawn_scoped(scope, move || read_batches(input, &empty_rx, &full_tx))
+            .spawn_scoped(scope, move || read_batches(input, &empty_rx, &read_tx))
             .expect("spawning the reader thread");
+        std::thread::Builder::new()
+            .name("dry-planner".into())
+            .spawn_scoped(scope, move || {
+                plan_batches(planner, &read_rx, &planned_tx, shutdown)
+            })
+            .expect("spawning the planning thread");
         loop {
-            let batch = match full.try_recv() {
+            let mut batch = match planned.try_recv() {
                 Ok(batch) => batch,
                 Err(_) => {
                     // Nothing ready: what is written so far goes out before waiting.
                     if let Err(e) = collector.flush() {
                         halt(Stop::Failed(collect::write_fatal(e)));
                     }
-                    match full.recv() {
+                    match planned.recv() {
                         Ok(batch) => batch,
                         Err(_) => break,
                     }
                 }
             };
-            for record in &batch.records[..batch.len] {
-                let (outcome, replayed) = match planner.plan(record, shutdown.is_triggered()) {
-                    Work::Done(outcome) => (outcome, false),
-                    Work::Settled(outcome) => (outcome, true),
-                    // A dry run's planner sends nothing; a row it would send is not attempted.
-                    Work::Send(_) => (Outcome::new(Kind::NotAttempted), false),
-                };
+            let records = &batch.records[..batch.len];
+            for (record, (outcome, replayed)) in records.iter().zip(batch.decided.drain(..)) {
                 let row = record.number;
                 if let Err(e) = collector.accept_next(row, &record.fields, outcome, replayed) {
                     halt(Stop::Failed(collect::write_fatal(e)));
                 }
             }
-            let mut batch = batch;
             if let Some(e) = batch.error.take() {
                 halt(Stop::Failed(e.into()));
             }
@@ -125,6 +131,34 @@ fn read_batches(mut input: CsvInput, empty: &Receiver<Batch>, full: &SyncSender<
             }
         }
         if full.send(batch).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The planning thread: decides every record of a batch, in order. Whether the run is
+/// stopping is read once a batch: a flag behind a lock, and a row decided a batch late is
+/// only `not_attempted` a batch late, as in the pipeline, where rows in flight settle too.
+fn plan_batches(
+    mut planner: Planner,
+    read: &Receiver<Batch>,
+    planned: &SyncSender<Batch>,
+    shutdown: &Shutdown,
+) {
+    while let Ok(mut batch) = read.recv() {
+        let records = &batch.records[..batch.len];
+        planner.prefetch(records);
+        let stopping = shutdown.is_triggered();
+        batch.decided.clear();
+        for record in records {
+            batch.decided.push(match planner.plan(record, stopping) {
+                Work::Done(outcome) => (outcome, false),
+                Work::Settled(outcome) => (outcome, true),
+                // A dry run's planner sends nothing; a row it would send is not attempted.
+                Work::Send(_) => (Outcome::new(Kind::NotAttempted), false),
+            });
+        }
+        if planned.send(batch).is_err() {
             return;
         }
     }

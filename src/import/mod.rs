@@ -151,7 +151,11 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         plan.run_state.previous.take(),
         args.dry_run,
     )
-    .with_sequences(sequences);
+    .with_sequences(sequences)
+    .expecting(plan.scan.as_ref().map(|s| {
+        let rows = s.records_estimate;
+        plan.limit.map_or(rows, |n| n.min(rows))
+    }));
     let collector = Collector::new(files.results, files.rejects, journal, Arc::clone(&counts));
     let (stop, collector) = match sender {
         // Nothing to send: one thread, no async plumbing per row (see `dry`).

@@ -181,6 +181,22 @@ impl Planner {
         self
     }
 
+    /// Every row through the full check ([`validate::check_contact`]), as the reference a
+    /// test holds the one-pass check to.
+    #[cfg(test)]
+    pub(crate) fn with_full_checks(mut self) -> Self {
+        self.fast = false;
+        self
+    }
+
+    /// Sizes the duplicate check for about `rows` rows (the input's line count, when known).
+    pub fn expecting(mut self, rows: Option<u64>) -> Self {
+        if let Some(rows) = rows {
+            self.seen.expect_keys(rows);
+        }
+        self
+    }
+
     /// `stopping`: the run is winding down; rows not settled yet are not attempted.
     pub fn plan(&mut self, record: &Record, stopping: bool) -> Work {
         let row = record.number;
@@ -213,17 +229,7 @@ impl Planner {
             Err(details) => return Work::Done(custom_invalid(details).with_note(fields.note)),
         };
         let email = fields.email.unwrap_or_default();
-        let lower;
-        let key = if email
-            .bytes()
-            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-        {
-            lower = email.to_lowercase();
-            lower.as_bytes()
-        } else {
-            email.as_bytes()
-        };
-        match self.seen.check(key, row) {
+        match self.seen.check(dedupe_key(email).as_bytes(), row) {
             Ok(Seen::New) => {}
             Ok(Seen::Repeat { first_row }) => {
                 return Work::Done(Outcome::duplicate(first_row));
@@ -256,6 +262,17 @@ impl Planner {
             values,
             progress,
         })
+    }
+
+    /// Warms the duplicate set's memory for these records' emails, so that their lookups in
+    /// [`Planner::plan`] overlap instead of waiting on one cache miss after another (the dry
+    /// run calls it per batch). A hint only: it decides and remembers nothing.
+    pub fn prefetch(&self, records: &[Record]) {
+        for record in records {
+            if let Some(email) = self.mapping.text(Field::Email, &record.fields) {
+                self.seen.prefetch(dedupe_key(email.value).as_bytes());
+            }
+        }
     }
 
     /// Whether a reading problem stops the row: a spreadsheet error (`#N/A`) in a column that
@@ -374,6 +391,17 @@ impl Planner {
             bools,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
         })
+    }
+}
+
+/// What the duplicate check compares: the email, lower-cased (borrowed when it already is).
+fn dedupe_key(email: &str) -> Cow<'_, str> {
+    match email
+        .bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+    {
+        true => Cow::Owned(email.to_lowercase()),
+        false => Cow::Borrowed(email),
     }
 }
 

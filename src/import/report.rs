@@ -119,7 +119,11 @@ impl Ending {
             Some(j) => j.end(state),
             None => Ok(()),
         });
-        ended.map_err(|e| io_fatal(plan.journal_path(), e).once_sent(sent))?;
+        ended.map_err(|e| match io_fatal(plan.journal_path(), e).once_sent(sent) {
+            // A full disk at 3 a.m.: the line says how to go on once there is room.
+            f if f.exit() != Exit::Usage => f.with_next_step(&plan.next_step()),
+            f => f,
+        })?;
         Ok(Ending { state, fatal })
     }
 

@@ -42,7 +42,7 @@ pub fn scan(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
         check_utf8 &= size > 0 || !csv_in::is_utf16(&chunk[..n.min(4)]);
         hasher.update(chunk);
         size += n as u64;
-        lines += chunk.iter().filter(|&&b| b == b'\n').count() as u64;
+        lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
         last = chunk[n - 1];
         if check_utf8 && utf8_ok {
             utf8_ok = check_utf8_chunk(&mut carry, chunk);

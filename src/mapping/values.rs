@@ -101,8 +101,11 @@ const _: () = {
 /// Reads a trimmed, non-empty consent cell; `None` for a spelling nobody agreed on.
 pub fn read_consent(cell: &str) -> Option<Reading> {
     match cell {
-        "1" => return Some(Reading::Flag(true)),
-        "0" => return Some(Reading::Flag(false)),
+        // The usual spellings, answered before any normalising (the lists below agree).
+        "1" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" => return Some(Reading::Flag(true)),
+        "0" | "no" | "No" | "NO" | "false" | "False" | "FALSE" => {
+            return Some(Reading::Flag(false));
+        }
         _ => {}
     }
     if cell.bytes().any(|b| b.is_ascii_digit()) {

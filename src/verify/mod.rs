@@ -87,7 +87,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let clock = crate::summary::Clock::start();
     let (mut plan, input) = plan::plan(&args)?;
     let session = Session::open(&args.connection, &ui, Check::Skip).await?;
-    custom::bind(&mut plan, session.client(), &ui).await?;
+    // Verify skips the preflight; its first request, if it fails, is explained as one.
+    if let Err(f) = custom::bind(&mut plan, session.client(), &ui).await {
+        return Err(session.diagnose(&args.connection, &ui, f).await);
+    }
     report::announce(&ui, &plan);
     session.stop_on_signals(&ui, "interrupt: stopping; no verify file is written".into());
     let client = Arc::clone(session.client());
@@ -95,7 +98,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
     let window = usize::from(args.connection.concurrency);
     let counts = Arc::new(Counts::default());
     let work = async {
-        let mut reading = read::open(&plan, &client, window, &ui).await?;
+        let mut reading = match read::open(&plan, &client, window, &ui).await {
+            Ok(reading) => reading,
+            Err(f) => return Err(session.diagnose(&args.connection, &ui, f).await),
+        };
         let reporter = report::progress(&ui, &plan, &counts, &client);
         let wrote = pipeline::run(
             &plan,

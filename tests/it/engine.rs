@@ -177,6 +177,61 @@ fn a_url_that_is_not_the_v1_api_stops_after_one_request() {
     assert!(stderr.contains("from --base-url"), "{stderr}");
 }
 
+/// Export and verify skip the preflight (a cron export costs one or two requests), but a first
+/// request that fails is explained as the preflight would: the setting's source and the fix, never the key.
+#[test]
+fn export_and_verify_explain_a_wrong_url_or_key_like_import() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let out_csv = env.path("out.csv");
+    let v2 = sb.base_url().replace("/v1", "/v2");
+    let out = bin(&sb)
+        .env("WOLFEO_BASE_URL", &v2)
+        .args(["export", "-o", out_csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("does not look like the Wolfeo v1 API"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("did you mean {}?", sb.base_url())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("WOLFEO_BASE_URL"), "{stderr}");
+
+    let out = bin(&sb)
+        .env("WOLFEO_API_KEY", "wrong-key")
+        .args(["export", "-o", out_csv.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused the key"), "{stderr}");
+    assert!(stderr.contains("WOLFEO_API_KEY"), "{stderr}");
+    assert!(!stderr.contains("wrong-key"), "{stderr}");
+    assert!(!out_csv.exists());
+    let input = env.write("in.csv", &rows(5));
+    let out = bin(&sb)
+        .env("WOLFEO_API_KEY", "wrong-key")
+        .args(["verify", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("refused the key"), "{stderr}");
+    assert!(stderr.contains("WOLFEO_API_KEY"), "{stderr}");
+    // A working URL and key: page 1 only, no diagnosis request.
+    let before = sb.stats().requests_total;
+    bin(&sb)
+        .args(["export", "-o", out_csv.to_str().unwrap()])
+        .assert()
+        .code(0);
+    assert_eq!(sb.stats().requests_total - before, 1);
+}
+
 /// Nothing listening: the unavailable exit (4) with the host named, after the preflight's
 /// bounded retries (3 attempts, under 2 s of back-off), not one failure per row.
 #[test]
