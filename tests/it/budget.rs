@@ -261,8 +261,9 @@ fn rate_auto_follows_an_advertised_limit_above_600_per_minute() {
     assert_eq!(s["budget"]["server_limit"], 1200, "{s}");
     assert_eq!(s["budget"]["auto_rate"], 20.0, "{s}");
     let achieved = s["achieved_requests_per_second"].as_f64().unwrap();
-    // Above what 10/s could give, never above the advertised 20/s.
-    assert!((12.0..=20.0).contains(&achieved), "{achieved}: {s}");
+    // Above what 10/s could give, never above the advertised 20/s (the first request's
+    // slot is taken some microseconds before its start is recorded: 0.1 % of tolerance).
+    assert!((12.0..=20.02).contains(&achieved), "{achieved}: {s}");
     assert!(
         took < Duration::from_secs(6),
         "{took:?}: 61 requests at 10/s take 6 s"
@@ -288,7 +289,7 @@ fn rate_auto_keeps_the_documented_pace_when_the_server_advertises_no_more() {
     let s = summary(&env.path("a.json"));
     assert_eq!(s["budget"]["auto_rate"], 10.0, "{s}");
     assert!(
-        s["achieved_requests_per_second"].as_f64().unwrap() <= 10.0,
+        s["achieved_requests_per_second"].as_f64().unwrap() <= 10.01,
         "{s}"
     );
 }

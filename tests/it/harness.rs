@@ -83,6 +83,15 @@ pub fn results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
+/// Sends SIGTERM to a spawned run, as `kill PID` or a service manager would.
+pub fn terminate(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {}", child.id());
+}
+
 /// Waits (at most 30 s) until `path` holds at least `lines` lines: a spawned run got that far.
 pub fn wait_for_lines(path: &Path, lines: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

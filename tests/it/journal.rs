@@ -259,10 +259,7 @@ fn cron_recipe_first_night_interrupted_night_next_night() {
     std::fs::write(&input, emails(0, 60)).unwrap();
     let child = nightly("20/s").stderr(Stdio::null()).spawn().unwrap();
     wait_for_lines(&env.path("contacts.results.csv.journal"), 15);
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::harness::terminate(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let kept: Vec<String> = std::fs::read_dir(env.dir.path())

@@ -468,10 +468,7 @@ fn a_row_cut_off_mid_steps_is_partial_with_its_id() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::harness::terminate(&child);
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130));
     let rows = by_email(&env);

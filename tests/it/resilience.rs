@@ -177,10 +177,7 @@ fn sigterm_stops_cleanly_and_resume_finishes_the_job() {
         .unwrap();
     // Interrupt mid-run: once some outcomes are on disk, with most rows still to go.
     crate::harness::wait_for_lines(&env.path("t.results.csv.journal"), 10);
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::harness::terminate(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");

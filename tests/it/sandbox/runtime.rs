@@ -211,10 +211,7 @@ fn the_sandbox_subcommand_prints_its_url_and_serves_until_terminated() {
     assert!(body.contains("requests_total"), "{body}");
     let listed = reqwest::blocking::get(format!("{url}/contacts?api_key=k-cli")).unwrap();
     assert_eq!(listed.status(), 200);
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    crate::harness::terminate(&child);
     assert!(child.wait().unwrap().success());
     let mut log = String::new();
     child
