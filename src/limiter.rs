@@ -447,4 +447,32 @@ mod tests {
         assert!(achieved <= 50.0, "{achieved}");
         assert!(achieved > 25.0, "{achieved}");
     }
+
+    #[tokio::test]
+    async fn with_the_limit_known_request_k_plus_limit_waits_for_the_answer_to_k() {
+        // 100/s and a server allowing 3 (per 3 x 10 ms): the 4th request of a window may only
+        // start a window after the 1st was answered, however long that answer takes.
+        let pacer = std::sync::Arc::new(Pacer::new("100/s".parse().unwrap()));
+        let headers = RateHeaders {
+            limit: Some(3),
+            remaining: Some(2),
+        };
+        let first = pacer.ready().await;
+        pacer.observe(first, Duration::from_millis(1), headers);
+        let turns = [first, pacer.ready().await, pacer.ready().await];
+        let fourth = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.ready().await }
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(!fourth.is_finished(), "3 in flight: the 4th must wait");
+        let answered = std::time::Instant::now();
+        pacer.landed(turns[0]);
+        let fourth = fourth.await.unwrap();
+        let waited = answered.elapsed();
+        // The window (30 ms and its 1/2000) after the answer; loose above: real time.
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert!(waited < Duration::from_millis(1000), "{waited:?}");
+        assert_eq!(fourth.seq, 3);
+    }
 }
