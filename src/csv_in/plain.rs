@@ -2,12 +2,13 @@
 //!
 //! Almost every record of a real file is such a line, and for it `csv_core`'s parse is simply
 //! the line split at the delimiter: without a `"` no quoting starts, and the line's first CR
-//! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines in one
-//! pass (find the line end, check UTF-8 once, cut at the delimiters) instead of driving `csv_core` field by
-//! field, which costs several times more per byte. Anything else (a quote, a line end beyond
-//! the buffer, a line over the cell or record limit, text a decoder flagged, bytes that are no
-//! UTF-8) is left to the general path, which names the error exactly. A test reads varied
-//! input both ways and compares every record. Called by [`CsvInput::read_into`] only.
+//! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines with a few
+//! vectorised searches (the line end, a quote, the delimiters) and one UTF-8 check instead of
+//! driving `csv_core` field by field, which costs several times more per byte. Anything else
+//! (a quote, a line end beyond the buffer, a line over the cell or record limit, text a
+//! decoder flagged, bytes that are no UTF-8) is left to the general path, which names the
+//! error exactly. A test reads varied input both ways and compares every record. Called by
+//! [`CsvInput::read_into`] only.
 
 use super::{CsvInput, MAX_COLUMNS, Record, width_problem};
 

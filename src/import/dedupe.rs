@@ -132,11 +132,16 @@ impl DupSet {
         Ok(Seen::New)
     }
 
-    /// Starts loading the memory that [`DupSet::check`] of `key` will read first (its tag's
-    /// home slot, its home slot among the recent keys), so that a caller that knows the next
-    /// keys can overlap their cache misses. Changes nothing.
-    pub fn prefetch(&self, key: &[u8]) {
-        let fp = (self.hash)(key);
+    /// The fingerprint function, for callers that compute fingerprints ahead
+    /// ([`DupSet::prefetch`]).
+    pub fn hash(&self) -> KeyHash {
+        self.hash
+    }
+
+    /// Starts loading the memory that [`DupSet::check`] of a key with fingerprint `fp` will
+    /// read first (its tag's home slot, its home slot among the recent keys), so that a caller
+    /// that knows the next keys can overlap their cache misses. Changes nothing.
+    pub fn prefetch(&self, fp: u64) {
         prefetch(&self.tags.slots[self.tags.home(fp)]);
         prefetch(&self.recent.slots[self.recent.home(fp)]);
     }
@@ -196,6 +201,36 @@ impl DupSet {
         self.tags = tags;
         Ok(())
     }
+}
+
+/// `entries` sorted by fingerprint (the order among equal ones does not matter to a run).
+/// Fingerprints are uniform, so one counting pass on their top bits leaves buckets of about
+/// two entries in order, and an insertion sort finishes in one pass: several times cheaper
+/// than a comparison sort of 128k entries, at every spill.
+fn by_fingerprint(entries: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    const BITS: u32 = 16;
+    let bucket = |fp: u64| (fp >> (64 - BITS)) as usize;
+    let mut starts = vec![0usize; (1 << BITS) + 1];
+    for &(fp, _) in &entries {
+        starts[bucket(fp) + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut out = vec![(0, 0); entries.len()];
+    for &entry in &entries {
+        let at = &mut starts[bucket(entry.0)];
+        out[*at] = entry;
+        *at += 1;
+    }
+    for i in 1..out.len() {
+        let mut j = i;
+        while j > 0 && out[j - 1].0 > out[j].0 {
+            out.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+    out
 }
 
 /// A hint to the CPU that `slot` will be read soon; nothing on other architectures.
@@ -347,10 +382,16 @@ impl Recent {
     }
 
     /// Every key as (fingerprint, row, bytes), sorted by fingerprint: the order of a run.
+    /// Spilling is a pass over the whole table on the thread that checks rows, so the order
+    /// comes from [`by_fingerprint`] and each record's arena bytes are prefetched a few
+    /// records ahead of their (random) turn.
     fn sorted(&self) -> impl ExactSizeIterator<Item = (u64, u64, &[u8])> + '_ {
-        let mut order: Vec<(u64, u64)> = self.entries().collect();
-        order.sort_unstable();
-        order.into_iter().map(|(fp, off)| {
+        let order = by_fingerprint(self.entries().collect());
+        (0..order.len()).map(move |i| {
+            if let Some(&(_, ahead)) = order.get(i + 8) {
+                prefetch(&self.arena[ahead as usize]);
+            }
+            let (fp, off) = order[i];
             let (row, key) = self.record(off);
             (fp, row, key)
         })

@@ -3,10 +3,12 @@
 //! A dry run decides every row locally, so the async pipeline's machinery ([`super::pipeline`]:
 //! channel of owned cells, reorder window, request futures) would only cost time. Here the
 //! work is a line of three stages that pass batches of reused [`Record`]s along: a reader
-//! thread parses records (no allocation per cell once the batches are warm), a planning thread
-//! decides each ([`Planner::plan`], the same decisions as a real run, after warming the
-//! duplicate set's memory for the whole batch), and this thread hands the borrowed cells and
-//! their outcomes to [`Collector::accept_next`], which writes the results line in place.
+//! thread parses records (no allocation per cell once the batches are warm) and fingerprints
+//! their emails, a planning thread decides each ([`Planner::plan`], the same decisions as a
+//! real run) but the duplicate check, and this thread runs the duplicate check
+//! ([`super::plan::LaterCheck`], its memory warmed for the whole batch from the reader's
+//! fingerprints) and hands the borrowed cells and their outcomes to
+//! [`Collector::accept_next`], which writes the results line in place.
 //! Emptied batches go back to the reader. No stage holds more than about a third of the work,
 //! so a 2-core machine runs the three side by side without copying a cell. The outcomes,
 //! files, counts and stop reasons are the pipeline's own, byte for byte: a test runs both on
@@ -20,7 +22,7 @@
 use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 
 use super::collect::{self, Collector, Stop};
-use super::plan::{Planner, Work};
+use super::plan::{Fingerprints, Planner, Work};
 use crate::csv_in::{CsvInput, InputError, Record};
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
@@ -35,15 +37,19 @@ const BATCHES: usize = 6;
 struct Batch {
     records: Vec<Record>,
     len: usize,
-    /// `(outcome, replayed)` of `records[i]`, filled by the planning thread.
-    decided: Vec<(Outcome, bool)>,
+    /// The duplicate-check fingerprint of `records[i]`'s email (0 without one), filled by
+    /// the reader for the planner's prefetch.
+    fingerprints: Vec<u64>,
+    /// `(outcome, replayed, unchecked)` of `records[i]`, filled by the planning thread;
+    /// `unchecked`: the duplicate check is left to this thread ([`super::plan::LaterCheck`]).
+    decided: Vec<(Outcome, bool, bool)>,
     error: Option<InputError>,
 }
 
 /// Reads, plans and writes every row; hands the collector back like [`super::pipeline`] does.
 pub fn run(
     input: CsvInput,
-    planner: Planner,
+    mut planner: Planner,
     mut collector: Collector,
     shutdown: &Shutdown,
 ) -> (Stop, Collector) {
@@ -54,11 +60,15 @@ pub fn run(
         let batch = Batch {
             records: (0..BATCH).map(|_| Record::default()).collect(),
             len: 0,
+            fingerprints: Vec::with_capacity(BATCH),
             decided: Vec::with_capacity(BATCH),
             error: None,
         };
         empty.send(batch).expect("the receiver is alive");
     }
+    let fingerprints = planner.fingerprints();
+    // The planner has the most to do: its duplicate set moves to this thread.
+    let mut later = planner.check_duplicates_later();
     let mut stop: Option<Stop> = None;
     let mut halt = |why: Stop| {
         if stop.is_none() {
@@ -69,7 +79,9 @@ pub fn run(
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("csv-reader".into())
-            .spawn_scoped(scope, move || read_batches(input, &empty_rx, &read_tx))
+            .spawn_scoped(scope, move || {
+                read_batches(input, &fingerprints, &empty_rx, &read_tx);
+            })
             .expect("spawning the reader thread");
         std::thread::Builder::new()
             .name("dry-planner".into())
@@ -91,8 +103,17 @@ pub fn run(
                     }
                 }
             };
+            if let Some(later) = &later {
+                later.prefetch(&batch.fingerprints);
+            }
             let records = &batch.records[..batch.len];
-            for (record, (outcome, replayed)) in records.iter().zip(batch.decided.drain(..)) {
+            for (record, decided) in records.iter().zip(batch.decided.drain(..)) {
+                let (outcome, replayed) = match (&mut later, decided) {
+                    (Some(later), (outcome, replayed, true)) => {
+                        (later.settle(record, outcome), replayed)
+                    }
+                    (_, (outcome, replayed, _)) => (outcome, replayed),
+                };
                 let row = record.number;
                 if let Err(e) = collector.accept_next(row, &record.fields, outcome, replayed) {
                     halt(Stop::Failed(collect::write_fatal(e)));
@@ -113,7 +134,12 @@ pub fn run(
 
 /// The reader thread: fills emptied batches until the input ends or fails. A batch goes out
 /// early when the next record may wait on a slow producer.
-fn read_batches(mut input: CsvInput, empty: &Receiver<Batch>, full: &SyncSender<Batch>) {
+fn read_batches(
+    mut input: CsvInput,
+    fingerprints: &Fingerprints,
+    empty: &Receiver<Batch>,
+    full: &SyncSender<Batch>,
+) {
     while let Ok(mut batch) = empty.recv() {
         batch.len = 0;
         let mut last = false;
@@ -130,6 +156,10 @@ fn read_batches(mut input: CsvInput, empty: &Receiver<Batch>, full: &SyncSender<
                 break;
             }
         }
+        let records = &batch.records[..batch.len];
+        batch.fingerprints.clear();
+        let each = records.iter().map(|r| fingerprints.of(r).unwrap_or(0));
+        batch.fingerprints.extend(each);
         if full.send(batch).is_err() || last {
             return;
         }
@@ -147,16 +177,18 @@ fn plan_batches(
 ) {
     while let Ok(mut batch) = read.recv() {
         let records = &batch.records[..batch.len];
-        planner.prefetch(records);
         let stopping = shutdown.is_triggered();
         batch.decided.clear();
         for record in records {
-            batch.decided.push(match planner.plan(record, stopping) {
+            let (outcome, replayed) = match planner.plan(record, stopping) {
                 Work::Done(outcome) => (outcome, false),
                 Work::Settled(outcome) => (outcome, true),
                 // A dry run's planner sends nothing; a row it would send is not attempted.
                 Work::Send(_) => (Outcome::new(Kind::NotAttempted), false),
-            });
+            };
+            batch
+                .decided
+                .push((outcome, replayed, planner.left_unchecked()));
         }
         if planned.send(batch).is_err() {
             return;

@@ -153,6 +153,10 @@ pub struct Planner {
     /// Whether [`Fields::surely_valid`] may spare the full check (off in a test that holds
     /// the two against each other).
     fast: bool,
+    /// The caller checks duplicates itself ([`Planner::check_duplicates_later`]).
+    later: bool,
+    /// The last planned row reached the duplicate check and left it to the caller.
+    unchecked: bool,
 }
 
 impl Planner {
@@ -172,6 +176,8 @@ impl Planner {
             previous,
             dry_run,
             fast: true,
+            later: false,
+            unchecked: false,
         }
     }
 
@@ -200,6 +206,7 @@ impl Planner {
     /// `stopping`: the run is winding down; rows not settled yet are not attempted.
     pub fn plan(&mut self, record: &Record, stopping: bool) -> Work {
         let row = record.number;
+        self.unchecked = false;
         if let Some(problem) = record.problem.filter(|p| self.matters(p)) {
             return Work::Done(self.malformed(record, &problem));
         }
@@ -229,17 +236,10 @@ impl Planner {
             Err(details) => return Work::Done(custom_invalid(details).with_note(fields.note)),
         };
         let email = fields.email.unwrap_or_default();
-        match self.seen.check(dedupe_key(email).as_bytes(), row) {
-            Ok(Seen::New) => {}
-            Ok(Seen::Repeat { first_row }) => {
-                return Work::Done(Outcome::duplicate(first_row));
-            }
-            // Unconfirmed either way: neither `duplicate` nor sent, and retried on resume.
-            Err(e) => {
-                return Work::Done(Outcome::new(Kind::Failed).with_message(format!(
-                    "not sent: could not check for an earlier row with this email ({e})"
-                )));
-            }
+        if self.later {
+            self.unchecked = true;
+        } else if let Some(outcome) = check_duplicate(&mut self.seen, email, row) {
+            return Work::Done(outcome);
         }
         if let Some(previous) = &self.previous
             && let Some(settled) = previous.settled_outcome(row)
@@ -248,7 +248,13 @@ impl Planner {
         }
         let progress = self.previous.as_mut().and_then(|p| p.take_progress(row));
         if self.dry_run {
-            return Work::Done(Outcome::new(Kind::WouldCreate).with_note(fields.note));
+            // Most rows have no note: the outcome is then built in place, not moved through
+            // `with_note` (a copy of the whole outcome each way, measurable per row).
+            let outcome = Outcome::new(Kind::WouldCreate);
+            return Work::Done(match fields.note {
+                None => outcome,
+                note => outcome.with_note(note),
+            });
         }
         if stopping {
             return Work::Done(Outcome::new(Kind::NotAttempted));
@@ -262,17 +268,6 @@ impl Planner {
             values,
             progress,
         })
-    }
-
-    /// Warms the duplicate set's memory for these records' emails, so that their lookups in
-    /// [`Planner::plan`] overlap instead of waiting on one cache miss after another (the dry
-    /// run calls it per batch). A hint only: it decides and remembers nothing.
-    pub fn prefetch(&self, records: &[Record]) {
-        for record in records {
-            if let Some(email) = self.mapping.text(Field::Email, &record.fields) {
-                self.seen.prefetch(dedupe_key(email.value).as_bytes());
-            }
-        }
     }
 
     /// Whether a reading problem stops the row: a spreadsheet error (`#N/A`) in a column that
@@ -394,6 +389,19 @@ impl Planner {
     }
 }
 
+/// The outcome of a row whose email appeared earlier (or could not be checked); `None` for
+/// a first occurrence, now remembered.
+fn check_duplicate(seen: &mut DupSet, email: &str, row: u64) -> Option<Outcome> {
+    match seen.check(dedupe_key(email).as_bytes(), row) {
+        Ok(Seen::New) => None,
+        Ok(Seen::Repeat { first_row }) => Some(Outcome::duplicate(first_row)),
+        // Unconfirmed either way: neither `duplicate` nor sent, and retried on resume.
+        Err(e) => Some(Outcome::new(Kind::Failed).with_message(format!(
+            "not sent: could not check for an earlier row with this email ({e})"
+        ))),
+    }
+}
+
 /// What the duplicate check compares: the email, lower-cased (borrowed when it already is).
 fn dedupe_key(email: &str) -> Cow<'_, str> {
     match email
@@ -508,5 +516,7 @@ pub fn split_tag_names(cell: &str) -> Vec<std::borrow::Cow<'_, str>> {
     mapping::values::tag_names(cell)
 }
 
+mod later;
+pub use later::{Fingerprints, LaterCheck};
 #[cfg(test)]
 mod tests;

@@ -21,44 +21,54 @@
 /// cost a dry run more than parsing the row. A test holds it to those loops, kept there.
 pub fn accepts(s: &str) -> bool {
     let b = s.as_bytes();
-    let mut i = 0;
-    // The local part, up to the first `@`: dot-separated runs of LOCAL bytes.
+    // The local part, up to the first `@`: dot-separated runs of LOCAL bytes. The usual byte
+    // takes the first test; `.`, `@`, `I` (of `IPv6`) and anything else the match.
+    let mut at = None;
     let mut prev_dot = true; // a leading dot is refused like a doubled one
-    loop {
-        let Some(&c) = b.get(i) else {
-            return false; // no `@`
-        };
-        i += 1;
+    for (i, &c) in b.iter().enumerate() {
+        if CLASS[usize::from(c)] & LOCAL != 0 {
+            prev_dot = false;
+            continue;
+        }
         match c {
-            b'@' => break,
+            b'@' => {
+                at = Some(i);
+                break;
+            }
             b'.' if prev_dot => return false,
             b'.' => prev_dot = true,
-            b'I' if b[i - 1..].starts_with(b"IPv6") => return false,
-            _ if CLASS[usize::from(c)] & LOCAL != 0 => prev_dot = false,
+            b'I' if !b[i..].starts_with(b"IPv6") => prev_dot = false,
             _ => return false,
         }
     }
-    if prev_dot {
+    let Some(at) = at else {
+        return false;
+    };
+    let domain = &b[at + 1..];
+    if prev_dot || domain.len() > 253 {
         return false;
     }
-    let domain = &b[i..];
-    if domain.len() > 253 {
-        return false;
-    }
-    // Labels of LABEL bytes, 1 to 62 long, starting and ending with a letter or digit.
+    // Labels of letters, digits and inner hyphens, 1 to 62 long.
     let (mut labels, mut len, mut hyphen_last) = (0, 0usize, false);
     for (j, &c) in domain.iter().enumerate() {
+        if CLASS[usize::from(c)] & LABEL != 0 {
+            len += 1;
+            hyphen_last = false;
+            continue;
+        }
         match c {
             b'.' if len == 0 || len > 62 || hyphen_last => return false,
             b'.' => {
                 labels += 1;
                 len = 0;
             }
-            b'-' if len == 0 => return false,
-            b'I' if domain[j..].starts_with(b"IPv6") => return false,
-            _ if CLASS[usize::from(c)] & LABEL != 0 => {
+            b'-' if len > 0 => {
                 len += 1;
-                hyphen_last = c == b'-';
+                hyphen_last = true;
+            }
+            b'I' if !domain[j..].starts_with(b"IPv6") => {
+                len += 1;
+                hyphen_last = false;
             }
             _ => return false,
         }
@@ -66,21 +76,21 @@ pub fn accepts(s: &str) -> bool {
     (1..=62).contains(&len) && !hyphen_last && labels >= 1
 }
 
-/// A byte allowed in a plain local part: `[A-Za-z0-9_%+'-]`.
+/// A byte of a plain local part (`[A-Za-z0-9_%+'-]`) other than `I`, which may start `IPv6`.
 const LOCAL: u8 = 1;
-/// A byte allowed in a domain label: `[A-Za-z0-9-]`.
+/// A letter or digit of a domain label other than `I`; the hyphen, allowed inside a label
+/// only, is left to the slow arm too.
 const LABEL: u8 = 2;
 const CLASS: [u8; 256] = {
     let mut class = [0u8; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        if b.is_ascii_alphanumeric() {
+        // `I` is in neither: both loops look for `IPv6` first.
+        if b.is_ascii_alphanumeric() && b != b'I' {
             class[c] = LOCAL | LABEL;
-        } else if matches!(b, b'_' | b'%' | b'+' | b'\'') {
+        } else if matches!(b, b'_' | b'%' | b'+' | b'\'' | b'-') {
             class[c] = LOCAL;
-        } else if b == b'-' {
-            class[c] = LOCAL | LABEL;
         }
         c += 1;
     }

@@ -87,3 +87,31 @@ proptest! {
         }
     }
 }
+
+/// The spill order is the fingerprint order, whatever the fingerprints.
+#[test]
+fn spill_order_is_fingerprint_order() {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for n in [0usize, 1, 2, 3, 100, 5000] {
+        let mut entries: Vec<(u64, u64)> = (0..n as u64)
+            .map(|i| {
+                rng = rng
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Some equal and some clustered fingerprints besides uniform ones.
+                let fp = match i % 5 {
+                    0 => 42,
+                    1 => rng >> 40,
+                    _ => rng,
+                };
+                (fp, i)
+            })
+            .collect();
+        let sorted = super::by_fingerprint(entries.clone());
+        entries.sort_unstable();
+        let mut got = sorted.clone();
+        got.sort_unstable();
+        assert_eq!(got, entries, "same entries");
+        assert!(sorted.windows(2).all(|w| w[0].0 <= w[1].0), "{n}: in order");
+    }
+}
