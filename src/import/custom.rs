@@ -28,6 +28,12 @@ pub async fn prepare(client: Option<&Client>, plan: &mut Plan, ui: &Ui) -> Resul
                 "custom fields: not checked in a dry run (it sends no request); their values \
                  are not validated",
             );
+        } else {
+            // "not sent: Company" below would otherwise read as final.
+            ui.info(
+                "custom fields: not looked up in a dry run (a real run sends a column named \
+                 like one)",
+            );
         }
         return Ok(());
     };

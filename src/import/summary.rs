@@ -215,8 +215,13 @@ pub fn print(ui: &Ui, e: &Envelope<ImportDetails>, rate: Rate) {
         t.row(
             "ETA",
             format!(
-                "{} to send at {rate}",
-                human_duration(Duration::from_secs_f64(eta))
+                "{} to send at {}",
+                human_duration(Duration::from_secs_f64(eta)),
+                match rate {
+                    // A dry run asks no server, so auto has nothing to follow yet.
+                    Rate::Auto => "10/s (auto: more if the server advertises more)".to_string(),
+                    rate => rate.to_string(),
+                }
             ),
         );
     }

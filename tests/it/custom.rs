@@ -462,3 +462,25 @@ fn an_existing_contact_gets_values_only_with_on_exists_update() {
         "Wolfeo Ltd"
     );
 }
+
+/// A dry run asks no server, so it cannot know which unmapped columns the account's custom
+/// fields would take: it says so rather than let "not sent: Plan" read as final, and sends
+/// nothing.
+#[test]
+fn a_dry_run_says_custom_fields_are_not_looked_up() {
+    let env = Env::new();
+    let sb = with_fields(unlimited());
+    let input = env.write("in.csv", "email,Plan\na@x.co,Pro\n");
+    let out = bin(&sb)
+        .args(["import", "--dry-run"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("custom fields: not looked up in a dry run"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("not sent: Plan"), "{stderr}");
+    assert_eq!(sb.stats().requests_total, 0);
+}
