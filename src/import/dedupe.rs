@@ -32,6 +32,32 @@ pub fn xxh3(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key)
 }
 
+/// Whether `email` holds an ASCII capital or any non-ASCII byte, i.e. whether its duplicate
+/// key must be lower-cased ([`super::plan`]'s `dedupe_key`). Eight bytes at a time: the
+/// usual email is already lower-case ASCII, and a compare-and-branch per byte was half the
+/// key's cost, paid twice a row in a dry run (fingerprint, then check). Exact for every byte:
+/// on the low seven bits, adding `0x80 - b'A'` sets the high bit from `A` up and adding
+/// `0x80 - b'Z' - 1` from past `Z`, without a carry into the next byte.
+pub fn needs_folding(email: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    let splat = |b: u8| ONES * u64::from(b);
+    let mut words = email.chunks_exact(8);
+    let found = words.by_ref().any(|chunk| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_ne_bytes(word);
+        let low = word & splat(0x7F);
+        let from_a = low + splat(0x80 - b'A');
+        let past_z = low + splat(0x80 - b'Z' - 1);
+        ((from_a & !past_z) | word) & splat(0x80) != 0
+    });
+    found
+        || words
+            .remainder()
+            .iter()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+}
+
 /// The answer for one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{Details, codes, messages};
 use crate::csv_in::{self, CsvInput, Record, RecordProblem, sanitize_for_message};
-use crate::import::dedupe::{DupSet, Seen};
+use crate::import::dedupe::{self, DupSet, Seen};
 use crate::import::journal::{Previous, Progress};
 use crate::import::steps::StepValue;
 use crate::import::tags::Named;
@@ -404,10 +404,7 @@ fn check_duplicate(seen: &mut DupSet, email: &str, row: u64) -> Option<Outcome> 
 
 /// What the duplicate check compares: the email, lower-cased (borrowed when it already is).
 fn dedupe_key(email: &str) -> Cow<'_, str> {
-    match email
-        .bytes()
-        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
-    {
+    match dedupe::needs_folding(email.as_bytes()) {
         true => Cow::Owned(email.to_lowercase()),
         false => Cow::Borrowed(email),
     }

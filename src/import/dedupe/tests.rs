@@ -64,6 +64,16 @@ fn spills_merge_and_tag_growth_keep_every_answer() {
 }
 
 proptest! {
+    /// The word-at-a-time test agrees with a byte loop, wherever the odd byte sits.
+    #[test]
+    fn needs_folding_agrees_with_a_byte_loop(email in "[a-z0-9@._+-]{0,30}[A-Z\\[`@\\x7f\u{80}-\u{10FFFF}]?[a-z0-9@._]{0,30}") {
+        let bytes = email.as_bytes();
+        let slow = bytes.iter().any(|b| b.is_ascii_uppercase() || !b.is_ascii());
+        prop_assert_eq!(needs_folding(bytes), slow);
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Against a plain map of the exact bytes, with colliding fingerprints and tiny limits.
