@@ -37,6 +37,9 @@ pub enum Stop {
     Refused(Refused),
     /// Not a row's problem: the input became unreadable or a file unwritable mid-run.
     Failed(Fatal),
+    /// The reader of results written to standard output went away (`--results - | head`):
+    /// it has what it wanted, as for `export -o - | head`.
+    Closed,
 }
 
 impl Stop {
@@ -197,7 +200,7 @@ impl Collector {
                 Some(item) => item,
                 None => {
                     if let Err(e) = self.flush() {
-                        halt(&mut stop, Stop::Failed(write_fatal(e)));
+                        halt(&mut stop, write_stop(e));
                     }
                     stream.next().await
                 }
@@ -214,7 +217,7 @@ impl Collector {
                 halt(&mut stop, Stop::Refused(r));
             }
             if let Err(e) = self.accept(done.row, done.cells, done.outcome, done.replayed, permit) {
-                halt(&mut stop, Stop::Failed(write_fatal(e)));
+                halt(&mut stop, write_stop(e));
             }
             since_adapt += 1;
             if since_adapt >= 16
@@ -225,7 +228,7 @@ impl Collector {
             }
         }
         if let Err(e) = self.flush() {
-            halt(&mut stop, Stop::Failed(write_fatal(e)));
+            halt(&mut stop, write_stop(e));
         }
         Stop::settle(stop, shutdown)
     }
@@ -259,7 +262,8 @@ impl Collector {
         outcome: Outcome,
         replayed: bool,
     ) -> std::io::Result<()> {
-        debug_assert_eq!(row, self.next_row);
+        // After a failed write the next row is not advanced: nothing is written any more.
+        debug_assert!(self.broken || row == self.next_row);
         self.counts.add(outcome.kind);
         if self.broken {
             return Ok(());
@@ -348,8 +352,12 @@ impl Collector {
     }
 }
 
-pub fn write_fatal(e: std::io::Error) -> Fatal {
-    Fatal::usage(format!("writing results: {e}"))
+/// Why writing the results stopped the run: a closed pipe is no error.
+pub fn write_stop(e: std::io::Error) -> Stop {
+    match crate::files::broken_pipe(&e) {
+        true => Stop::Closed,
+        false => Stop::Failed(Fatal::usage(format!("writing results: {e}"))),
+    }
 }
 
 #[cfg(test)]

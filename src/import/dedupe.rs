@@ -16,7 +16,8 @@
 //! in memory (more memory, same answers); if a spilled key cannot be read back, `check` returns
 //! the error and the caller reports the row as not checked rather than guessing.
 //!
-//! Called by [`super::plan::Planner`] on the reader thread, once per valid row.
+//! Called once per valid row: by [`super::plan::Planner`] in a real run, by the dry run's
+//! writer thread ([`super::plan::later`]) in a dry run.
 
 mod runs;
 

@@ -69,11 +69,15 @@ pub fn run(
     // Reading and planning are most of the work: the duplicate set moves to this thread.
     let mut later = planner.check_duplicates_later();
     let mut stop: Option<Stop> = None;
+    // Records why the run stops; true when nothing more is worth reading: the reader of the
+    // results went away (`--results - | head`).
     let mut halt = |why: Stop| {
+        let closed = matches!(why, Stop::Closed);
         if stop.is_none() {
             stop = Some(why);
             shutdown.trigger();
         }
+        closed
     };
     std::thread::scope(|scope| {
         let stages = Stages {
@@ -85,13 +89,18 @@ pub fn run(
             .name("csv-reader".into())
             .spawn_scoped(scope, move || stages.run(&empty_rx, &full_tx, shutdown))
             .expect("spawning the reader thread");
-        loop {
+        // Owned here, so that leaving this loop (or a panic in it) closes both channels and
+        // the reader returns instead of waiting for a batch forever.
+        let (full, empty) = (full, empty);
+        'batches: loop {
             let mut batch = match full.try_recv() {
                 Ok(batch) => batch,
                 Err(_) => {
                     // Nothing ready: what is written so far goes out before waiting.
-                    if let Err(e) = collector.flush() {
-                        halt(Stop::Failed(collect::write_fatal(e)));
+                    if let Err(e) = collector.flush()
+                        && halt(collect::write_stop(e))
+                    {
+                        break;
                     }
                     match full.recv() {
                         Ok(batch) => batch,
@@ -111,8 +120,10 @@ pub fn run(
                     (_, (outcome, replayed, _)) => (outcome, replayed),
                 };
                 let row = record.number;
-                if let Err(e) = collector.accept_next(row, &record.fields, outcome, replayed) {
-                    halt(Stop::Failed(collect::write_fatal(e)));
+                if let Err(e) = collector.accept_next(row, &record.fields, outcome, replayed)
+                    && halt(collect::write_stop(e))
+                {
+                    break 'batches;
                 }
             }
             if let Some(e) = batch.error.take() {
@@ -123,7 +134,7 @@ pub fn run(
         }
     });
     if let Err(e) = collector.flush() {
-        halt(Stop::Failed(collect::write_fatal(e)));
+        halt(collect::write_stop(e));
     }
     (Stop::settle(stop, shutdown), collector)
 }

@@ -181,6 +181,10 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         }
     };
     reporter.finish();
+    if matches!(stop, collect::Stop::Closed) {
+        // `--results - | head`: the reader has what it wanted (as for `export -o - | head`).
+        return Ok(Exit::Ok);
+    }
     let ending = Ending::settle(stop, collector, &shutdown, session.as_ref(), &plan)?;
     report::finish(&ui, &args, &plan, &counts, session.as_ref(), clock, ending)
 }

@@ -111,7 +111,7 @@ impl Ending {
             Stop::Refused(r) => (EndState::Aborted, Some(refused_fatal(r))),
             Stop::Interrupted => (EndState::Interrupted, None),
             Stop::Completed if shutdown.is_triggered() => (EndState::Interrupted, None),
-            Stop::Completed => (EndState::Completed, None),
+            Stop::Completed | Stop::Closed => (EndState::Completed, None),
         };
         let sent = session.is_some_and(Session::sent);
         let fatal = fatal.map(|f| f.once_sent(sent));
