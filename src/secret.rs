@@ -37,6 +37,18 @@ impl fmt::Display for ApiKey {
     }
 }
 
+/// Names an account without holding its key: hex SHA-256 of the base URL (without a trailing
+/// `/`) and the key. The one definition behind the export state's `account` and the shared
+/// budget's file name; what it returns tells nothing about the key.
+pub fn account_digest(base_url: &str, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(base_url.trim_end_matches('/').as_bytes());
+    hash.update(b"\n");
+    hash.update(key.as_bytes());
+    hex::encode(hash.finalize())
+}
+
 /// Reads the key from `--api-key-file` if given, else from the environment.
 /// `warn` receives a one-line warning when the file is readable by other users.
 pub fn load(file: Option<&Path>, warn: &mut dyn FnMut(String)) -> Result<ApiKey, Fatal> {

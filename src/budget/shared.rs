@@ -16,8 +16,6 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::slots::{Slots, VERSION};
 use crate::files;
 
@@ -79,15 +77,10 @@ impl SharedFile {
     }
 }
 
-/// Hex of SHA-256 over a tag, the URL (without a trailing `/`) and the key: the same account
-/// gives the same name in every process, and the name tells nothing about the key.
+/// The account's digest ([`crate::secret::account_digest`]), shortened for a file name: the
+/// same account gives the same name in every process, and the name tells nothing about the key.
 pub(crate) fn fingerprint(base_url: &str, key: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"wolfeo-bulk budget v1\0");
-    h.update(base_url.trim_end_matches('/').as_bytes());
-    h.update(b"\0");
-    h.update(key.as_bytes());
-    hex::encode(&h.finalize()[..16])
+    crate::secret::account_digest(base_url, key)[..32].to_string()
 }
 
 /// `$XDG_RUNTIME_DIR/wolfeo-bulk` (per user, tmpfs, cleared at logout), else

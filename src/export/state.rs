@@ -45,14 +45,9 @@ pub struct State {
     pub tag_read_requests: Option<u64>,
 }
 
-/// Identifies an account without holding its key: SHA-256 of the base URL and the key.
+/// Identifies an account without holding its key, as the state file stores it.
 pub fn account_fingerprint(base_url: &str, key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    hash.update(base_url.trim_end_matches('/').as_bytes());
-    hash.update(b"\n");
-    hash.update(key.as_bytes());
-    format!("sha256:{}", hex::encode(hash.finalize()))
+    format!("sha256:{}", crate::secret::account_digest(base_url, key))
 }
 
 impl State {
