@@ -37,14 +37,9 @@ pub async fn prepare(client: Option<&Client>, plan: &mut Plan, ui: &Ui) -> Resul
         }
         return Ok(());
     };
-    let Some(defs) = definitions(client, plan.mapping.has_custom_pairs(), ui).await? else {
+    let Some(bound) = bind(client, &mut plan.mapping, &plan.source_name, ui).await? else {
         return Ok(());
     };
-    let source = plan.source_name.clone();
-    plan.mapping
-        .bind_custom(&defs)
-        .map_err(|e| Fatal::usage(format!("{source}: {e}")))?;
-    let bound = plan.mapping.describe_custom();
     plan.header.custom_fields = (!bound.is_empty()).then(|| bound.clone());
     if let Some(previous) = &plan.run_state.previous {
         let then = previous.header.custom_fields.as_deref().unwrap_or("none");
@@ -80,9 +75,28 @@ pub fn in_use(plan: &Plan) -> String {
         .join(", ")
 }
 
+/// Fetches the account's definitions and binds `mapping`'s custom-field columns to them (a
+/// `--map` naming an unknown field is a usage error naming `source`); returns what is bound,
+/// described, or `None` when the API has no definitions endpoint. Import and verify bind the
+/// same way through this.
+pub(crate) async fn bind(
+    client: &Client,
+    mapping: &mut crate::mapping::Mapping,
+    source: &str,
+    ui: &Ui,
+) -> Result<Option<String>, Fatal> {
+    let Some(defs) = definitions(client, mapping.has_custom_pairs(), ui).await? else {
+        return Ok(None);
+    };
+    mapping
+        .bind_custom(&defs)
+        .map_err(|e| Fatal::usage(format!("{source}: {e}")))?;
+    Ok(Some(mapping.describe_custom()))
+}
+
 /// `GET /v1/custom-fields`. `None` when the API has no such endpoint (404) and nothing asked
 /// for a custom field by name: the unmapped columns then stay unmapped, as before.
-pub(crate) async fn definitions(
+async fn definitions(
     client: &Client,
     required: bool,
     ui: &Ui,

@@ -44,15 +44,11 @@ pub async fn bind(plan: &mut Plan, client: &Client, ui: &Ui) -> Result<(), Fatal
         ui.info("custom fields: no column can feed one; nothing to compare");
         return Ok(());
     }
-    let required = plan.mapping.has_custom_pairs();
-    let Some(defs) = crate::import::custom::definitions(client, required, ui).await? else {
+    let source = &plan.source_name;
+    let Some(bound) = crate::import::custom::bind(client, &mut plan.mapping, source, ui).await?
+    else {
         return Ok(());
     };
-    let source = plan.source_name.clone();
-    plan.mapping
-        .bind_custom(&defs)
-        .map_err(|e| Fatal::usage(format!("{source}: {e}")))?;
-    let bound = plan.mapping.describe_custom();
     if bound.is_empty() {
         ui.info("custom fields: no column names one of the account's custom fields");
         return Ok(());
