@@ -83,6 +83,25 @@ pub fn results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
+/// `... | head -c 64`: reads the first bytes of a spawned run's piped stdout, closes the pipe,
+/// and waits (at most 60 s: a run that never notices must fail the test, not hang it).
+pub fn read_then_hang_up(mut child: std::process::Child) -> std::process::Output {
+    use std::io::Read;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("the run did not stop after its stdout reader went away");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// Sends SIGTERM to a spawned run, as `kill PID` or a service manager would.
 pub fn terminate(child: &std::process::Child) {
     let status = std::process::Command::new("kill")

@@ -150,7 +150,6 @@ fn a_stop_does_not_read_an_endless_stream_to_its_end() {
 #[cfg(unix)]
 #[test]
 fn a_dry_run_whose_results_reader_goes_away_exits_zero() {
-    use std::io::Read;
     let env = Env::new();
     let sb = sandbox(unlimited());
     let mut csv = String::from("email\n");
@@ -158,7 +157,7 @@ fn a_dry_run_whose_results_reader_goes_away_exits_zero() {
         csv.push_str(&format!("user{i}@example.com\n"));
     }
     let input = env.write("big.csv", &csv);
-    let mut child = std_bin(&sb)
+    let child = std_bin(&sb)
         .current_dir(env.dir.path())
         .args(["-q", "import", "--dry-run", "--results", "-"])
         .arg(&input)
@@ -166,20 +165,7 @@ fn a_dry_run_whose_results_reader_goes_away_exits_zero() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let mut first = [0u8; 64];
-    stdout.read_exact(&mut first).unwrap();
-    drop(stdout);
-    // A watchdog: a run that never notices the closed pipe must fail the test, not hang it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!("the dry run did not stop after its results reader went away");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = crate::harness::read_then_hang_up(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
