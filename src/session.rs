@@ -147,9 +147,9 @@ impl Session {
     }
 
     /// For a command that skipped the preflight ([`Check::Skip`]) and failed before any 2xx
-    /// answer (a wrong URL, a dead host; not a misbehaving API): the preflight's check, run now, names what to fix (the URL and
-    /// where it came from, the key's source, the host). If the check passes, the command's
-    /// own error stands. Costs one request, only on failure; a refused key (whose message
+    /// answer (a wrong URL, a dead host; not a misbehaving API): the preflight's check, run
+    /// now, names what to fix (the URL and where it came from, the key's source, the host).
+    /// If the check passes, the command's own error stands. Costs one request, only on failure; a refused key (whose message
     /// already names where keys come from) costs none, so a wrong key stays one request.
     pub async fn diagnose(&self, args: &ConnectionArgs, ui: &Arc<Ui>, failed: Fatal) -> Fatal {
         let answered = ClientStats::get(&self.client.stats().answered_2xx) > 0;

@@ -46,6 +46,7 @@ impl Proven {
 }
 
 /// A step that did not set its value.
+#[derive(Clone)]
 struct Missing {
     name: String,
     why: String,
@@ -210,13 +211,7 @@ fn snapshot<'a>(
     let mut now = contact.clone();
     now.attempts = attempts;
     now.steps = Some(history.join("; "));
-    let mut all: Vec<Missing> = missing
-        .iter()
-        .map(|m| Missing {
-            name: m.name.clone(),
-            why: m.why.clone(),
-        })
-        .collect();
+    let mut all = missing.to_vec();
     all.extend(rest.map(|v| Missing {
         name: v.name.clone(),
         why: "interrupted while in flight".into(),
