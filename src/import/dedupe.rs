@@ -139,12 +139,17 @@ impl DupSet {
 
     /// Looks `key` up and, when it is new, remembers it with `row`.
     pub fn check(&mut self, key: &[u8], row: u64) -> io::Result<Seen> {
+        self.check_hashed((self.hash)(key), key, row)
+    }
+
+    /// [`DupSet::check`] of a key whose fingerprint the caller computed with [`DupSet::hash`].
+    pub fn check_hashed(&mut self, fp: u64, key: &[u8], row: u64) -> io::Result<Seen> {
+        debug_assert_eq!(fp, (self.hash)(key), "a fingerprint from another function");
         if self.broken {
             return Err(io::Error::other(
                 "the duplicate check lost its temporary file earlier in this run",
             ));
         }
-        let fp = (self.hash)(key);
         if self.tags.contains(fp) {
             if let Some(first_row) = self.recent.find(fp, key) {
                 return Ok(Seen::Repeat { first_row });
@@ -160,7 +165,7 @@ impl DupSet {
     }
 
     /// The fingerprint function, for callers that compute fingerprints ahead
-    /// ([`DupSet::prefetch`]).
+    /// ([`DupSet::check_hashed`], [`DupSet::prefetch`]).
     pub fn hash(&self) -> KeyHash {
         self.hash
     }

@@ -2,72 +2,69 @@
 //!
 //! A dry run decides every row locally, so the async pipeline's machinery ([`super::pipeline`]:
 //! channel of owned cells, reorder window, request futures) would only cost time. Here a
-//! reader thread parses each record into a batch of reused [`Record`]s (no allocation per cell
-//! once the batches are warm), plans it at once while its cells are in that core's cache
-//! ([`Planner::plan`], the same decisions as a real run) but for the duplicate check, and
-//! fingerprints its email; this thread runs the duplicate check
-//! ([`super::plan::LaterCheck`], its memory warmed for the whole batch from those
+//! reader thread parses each record into a batch of reused records (no allocation per cell
+//! once the batches are warm) and plans it at once while its cells are in that core's cache
+//! ([`Planner::plan`], the same decisions as a real run) but for the duplicate check, handing
+//! over each row's duplicate key and its fingerprint; this thread runs the duplicate check
+//! ([`super::plan::LaterCheck`], its memory warmed [`AHEAD`] rows ahead from those
 //! fingerprints) and hands the borrowed cells and their outcomes to
-//! [`Collector::accept_next`], which writes the results line in place. Emptied batches go
-//! back to the reader. The split gives the two threads about half the work each on a 2-core
-//! machine (a third thread for planning alone cost more in cells moved between cores than it
-//! gained). The outcomes, files, counts and stop reasons are the pipeline's own, byte for
-//! byte: a test runs both on the same input and compares the files.
+//! [`Collector::accept_next`], which writes the results line in place. Most rows are a plain
+//! `would_create`, written from one shared outcome: no outcome is built or moved for them.
+//! Emptied batches go back to the reader.
+//!
+//! Planning is the one stage that can run on either thread (in a dry run it depends on
+//! nothing but the row), so it is split between them by [`batch::Share`], adjusted as they
+//! go: whichever thread waits for the other gives it less. The outcomes, files, counts and
+//! stop reasons are the pipeline's own, byte for byte, however the planning is split: a test
+//! runs both on the same input, with several splits, and compares the files.
 //!
 //! Called by [`super::run`] on a blocking thread of the runtime, so the signal listener keeps
 //! running; an interrupt is handled as in the pipeline (the input is still read to its end,
 //! every row gets its line, the run ends as interrupted). Files are flushed whenever no batch
 //! is ready, so rows from a slow pipe get their lines at once.
 
-use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, channel, sync_channel};
 
 use super::collect::{self, Collector, Stop};
-use super::plan::{Fingerprints, Planner, Work};
-use crate::csv_in::{CsvInput, InputError, Record};
+use super::plan::Planner;
+use crate::csv_in::CsvInput;
 use crate::results::{Kind, Outcome};
 use crate::shutdown::Shutdown;
 
-/// Records per hand-over: large enough that the hand-overs (a wake-up each) cost nothing per
-/// row, small enough that the batches in flight ([`BATCHES`]) stay about a MiB.
-const BATCH: usize = 1024;
-/// Enough for each thread to hold one while the channels hold the others.
-const BATCHES: usize = 6;
+mod batch;
+use batch::{BATCHES, Batch, Decided, Share};
 
-/// Records read in one go, then their outcomes; `error` ends the input.
-struct Batch {
-    records: Vec<Record>,
-    len: usize,
-    /// The duplicate-check fingerprint of `records[i]`'s email (0 without one), filled by
-    /// the reader thread for this thread's prefetch.
-    fingerprints: Vec<u64>,
-    /// `(outcome, replayed, unchecked)` of `records[i]`, filled by the reader thread;
-    /// `unchecked`: the duplicate check is left to this thread ([`super::plan::LaterCheck`]).
-    decided: Vec<(Outcome, bool, bool)>,
-    error: Option<InputError>,
-}
+/// How many rows ahead the duplicate set's memory is warmed.
+const AHEAD: usize = 16;
 
 /// Reads, plans and writes every row; hands the collector back like [`super::pipeline`] does.
 pub fn run(
     input: CsvInput,
+    planner: Planner,
+    collector: Collector,
+    shutdown: &Shutdown,
+) -> (Stop, Collector) {
+    split(input, planner, collector, shutdown, Share::adaptive())
+}
+
+/// [`run`] with the planning split by `share`.
+fn split(
+    input: CsvInput,
     mut planner: Planner,
     mut collector: Collector,
     shutdown: &Shutdown,
+    share: Share,
 ) -> (Stop, Collector) {
     let (full_tx, full) = sync_channel::<Batch>(BATCHES);
     let (empty, empty_rx) = channel::<Batch>();
     for _ in 0..BATCHES {
-        let batch = Batch {
-            records: (0..BATCH).map(|_| Record::default()).collect(),
-            len: 0,
-            fingerprints: Vec::with_capacity(BATCH),
-            decided: Vec::with_capacity(BATCH),
-            error: None,
-        };
-        empty.send(batch).expect("the receiver is alive");
+        empty.send(Batch::new()).expect("the receiver is alive");
     }
-    let fingerprints = planner.fingerprints();
-    // Reading and planning are most of the work: the duplicate set moves to this thread.
+    // Reading and planning are most of the work: the duplicate set moves to this thread, and
+    // so does part of the planning when this thread has time for it.
     let mut later = planner.check_duplicates_later();
+    let mut twin = planner.twin();
+    let would_create = Outcome::new(Kind::WouldCreate);
     let mut stop: Option<Stop> = None;
     // Records why the run stops; true when nothing more is worth reading: the reader of the
     // results went away (`--results - | head`).
@@ -83,7 +80,7 @@ pub fn run(
         let stages = Stages {
             input,
             planner,
-            fingerprints,
+            share: &share,
         };
         std::thread::Builder::new()
             .name("csv-reader".into())
@@ -95,7 +92,11 @@ pub fn run(
         'batches: loop {
             let mut batch = match full.try_recv() {
                 Ok(batch) => batch,
-                Err(_) => {
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    if twin.is_some() {
+                        share.reader_behind();
+                    }
                     // Nothing ready: what is written so far goes out before waiting.
                     if let Err(e) = collector.flush()
                         && halt(collect::write_stop(e))
@@ -108,19 +109,33 @@ pub fn run(
                     }
                 }
             };
-            if let Some(later) = &later {
-                later.prefetch(&batch.fingerprints);
-            }
-            let records = &batch.records[..batch.len];
-            for (record, decided) in records.iter().zip(batch.decided.drain(..)) {
-                let (outcome, replayed) = match (&mut later, decided) {
-                    (Some(later), (outcome, replayed, true)) => {
-                        (later.settle(record, outcome), replayed)
+            if let Some(twin) = &mut twin {
+                for i in 0..batch.len {
+                    if matches!(batch.rows[i], Decided::Unplanned) {
+                        batch.plan(i, twin);
                     }
-                    (_, (outcome, replayed, _)) => (outcome, replayed),
-                };
-                let row = record.number;
-                if let Err(e) = collector.accept_next(row, &record.fields, outcome, replayed)
+                }
+            }
+            if let Some(later) = &later {
+                (0..AHEAD)
+                    .filter_map(|i| batch.check(i))
+                    .for_each(|(fp, _)| later.prefetch(fp));
+            }
+            for (i, record) in batch.records[..batch.len].iter().enumerate() {
+                let mut outcome = batch.planned(i, &would_create);
+                let repeated;
+                if let (Some(later), Some((fp, key))) = (&mut later, batch.check(i)) {
+                    if let Some((ahead, _)) = batch.check(i + AHEAD) {
+                        later.prefetch(ahead);
+                    }
+                    if let Some(found) = later.settle(fp, key, record.number) {
+                        repeated = found;
+                        outcome = &repeated;
+                    }
+                }
+                let replayed = matches!(batch.rows[i], Decided::Planned { replayed: true, .. });
+                if let Err(e) =
+                    collector.accept_next(record.number, &record.fields, outcome, replayed)
                     && halt(collect::write_stop(e))
                 {
                     break 'batches;
@@ -140,33 +155,43 @@ pub fn run(
 }
 
 /// What the reader thread owns: it reads each record and plans it while its cells are still
-/// in this core's cache.
-struct Stages {
+/// in this core's cache (all of them, or its [`Share`] when the writer plans the others).
+struct Stages<'s> {
     input: CsvInput,
     planner: Planner,
-    fingerprints: Fingerprints,
+    share: &'s Share,
 }
 
-impl Stages {
+impl Stages<'_> {
     /// Fills emptied batches until the input ends or fails. A batch goes out early when the
     /// next record may wait on a slow producer. Whether the run is stopping is read once a
     /// batch (a flag behind a lock): a row decided a batch late is only `not_attempted` a
     /// batch late, as in the pipeline, where rows in flight settle too.
     fn run(mut self, empty: &Receiver<Batch>, full: &SyncSender<Batch>, shutdown: &Shutdown) {
-        while let Ok(mut batch) = empty.recv() {
-            let stopping = shutdown.is_triggered();
-            batch.len = 0;
-            batch.fingerprints.clear();
-            batch.decided.clear();
+        loop {
+            let mut batch = match empty.try_recv() {
+                Ok(batch) => batch,
+                Err(TryRecvError::Disconnected) => return,
+                Err(TryRecvError::Empty) => {
+                    self.share.writer_behind();
+                    match empty.recv() {
+                        Ok(batch) => batch,
+                        Err(_) => return,
+                    }
+                }
+            };
+            batch.clear(shutdown.is_triggered());
+            let share = self.share.get();
             let mut last = false;
             while batch.len < batch.records.len() {
-                let record = &mut batch.records[batch.len];
-                match self.input.read_record(record) {
+                let i = batch.len;
+                match self.input.read_record(&mut batch.records[i]) {
                     Ok(true) => {
                         batch.len += 1;
-                        let fingerprint = self.fingerprints.of(record).unwrap_or(0);
-                        batch.fingerprints.push(fingerprint);
-                        batch.decided.push(self.plan(record, stopping));
+                        match Share::reader_plans(share, i) {
+                            true => batch.plan(i, &mut self.planner),
+                            false => batch.rows.push(Decided::Unplanned),
+                        }
                     }
                     Ok(false) => last = true,
                     Err(e) => {
@@ -182,17 +207,6 @@ impl Stages {
                 return;
             }
         }
-    }
-
-    /// `(outcome, replayed, unchecked)`: see [`Batch::decided`].
-    fn plan(&mut self, record: &Record, stopping: bool) -> (Outcome, bool, bool) {
-        let (outcome, replayed) = match self.planner.plan(record, stopping) {
-            Work::Done(outcome) => (outcome, false),
-            Work::Settled(outcome) => (outcome, true),
-            // A dry run's planner sends nothing; a row it would send is not attempted.
-            Work::Send(_) => (Outcome::new(Kind::NotAttempted), false),
-        };
-        (outcome, replayed, self.planner.left_unchecked())
     }
 }
 

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::api::{Details, codes, messages};
 use crate::csv_in::{self, CsvInput, Record, RecordProblem, sanitize_for_message};
-use crate::import::dedupe::{self, DupSet, Seen};
+use crate::import::dedupe::{self, DupSet, KeyHash, Seen};
 use crate::import::journal::{Previous, Progress};
 use crate::import::steps::StepValue;
 use crate::import::tags::Named;
@@ -153,10 +153,13 @@ pub struct Planner {
     /// Whether [`Fields::surely_valid`] may spare the full check (off in a test that holds
     /// the two against each other).
     fast: bool,
-    /// The caller checks duplicates itself ([`Planner::check_duplicates_later`]).
-    later: bool,
-    /// The last planned row reached the duplicate check and left it to the caller.
-    unchecked: bool,
+    /// The caller checks duplicates itself ([`Planner::check_duplicates_later`]), with this
+    /// fingerprint (the set's own, taken out with it).
+    later: Option<KeyHash>,
+    /// The last planned row reached the duplicate check and left it to the caller: its key's
+    /// fingerprint, the key itself in `key`.
+    unchecked: Option<u64>,
+    key: String,
 }
 
 impl Planner {
@@ -176,8 +179,9 @@ impl Planner {
             previous,
             dry_run,
             fast: true,
-            later: false,
-            unchecked: false,
+            later: None,
+            unchecked: None,
+            key: String::new(),
         }
     }
 
@@ -206,7 +210,7 @@ impl Planner {
     /// `stopping`: the run is winding down; rows not settled yet are not attempted.
     pub fn plan(&mut self, record: &Record, stopping: bool) -> Work {
         let row = record.number;
-        self.unchecked = false;
+        self.unchecked = None;
         if let Some(problem) = record.problem.filter(|p| self.matters(p)) {
             return Work::Done(self.malformed(record, &problem));
         }
@@ -236,8 +240,10 @@ impl Planner {
             Err(details) => return Work::Done(custom_invalid(details).with_note(fields.note)),
         };
         let email = fields.email.unwrap_or_default();
-        if self.later {
-            self.unchecked = true;
+        if let Some(hash) = self.later {
+            self.key.clear();
+            self.key.push_str(&dedupe_key(email));
+            self.unchecked = Some(hash(self.key.as_bytes()));
         } else if let Some(outcome) = check_duplicate(&mut self.seen, email, row) {
             return Work::Done(outcome);
         }
@@ -392,7 +398,12 @@ impl Planner {
 /// The outcome of a row whose email appeared earlier (or could not be checked); `None` for
 /// a first occurrence, now remembered.
 fn check_duplicate(seen: &mut DupSet, email: &str, row: u64) -> Option<Outcome> {
-    match seen.check(dedupe_key(email).as_bytes(), row) {
+    repeated(seen.check(dedupe_key(email).as_bytes(), row))
+}
+
+/// What [`DupSet::check`]'s answer makes of a row: `None` for a first occurrence.
+fn repeated(seen: std::io::Result<Seen>) -> Option<Outcome> {
+    match seen {
         Ok(Seen::New) => None,
         Ok(Seen::Repeat { first_row }) => Some(Outcome::duplicate(first_row)),
         // Unconfirmed either way: neither `duplicate` nor sent, and retried on resume.
@@ -514,6 +525,6 @@ pub fn split_tag_names(cell: &str) -> Vec<std::borrow::Cow<'_, str>> {
 }
 
 mod later;
-pub use later::{Fingerprints, LaterCheck};
+pub use later::LaterCheck;
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::run;
+use super::batch::Share;
+use super::split;
 use crate::csv_in::{CsvInput, Options};
 use crate::import::collect::{Collector, Counts, Stop};
 use crate::import::pipeline::Pipeline;
@@ -114,7 +115,8 @@ fn quote(cell: &str, sep: char) -> String {
 /// What a finished path left: results bytes, rejects bytes, counts by outcome.
 type Left = (Vec<u8>, Vec<u8>, Vec<u64>, bool);
 
-fn one_path(text: &[u8], dry: bool, sync: bool) -> Left {
+/// `share`: how many rows in [`Share::STEPS`] the dry run's reader plans (`None`: adaptive).
+fn one_path(text: &[u8], dry: bool, sync: bool, share: Option<usize>) -> Left {
     let dir = tempfile::tempdir().unwrap();
     let mut input = CsvInput::from_reader(
         "varied.csv",
@@ -143,7 +145,8 @@ fn one_path(text: &[u8], dry: bool, sync: bool) -> Left {
     );
     let shutdown = Shutdown::new();
     let (stop, collector) = if sync {
-        run(input, planner, collector, &shutdown)
+        let share = share.map_or_else(Share::adaptive, Share::fixed);
+        split(input, planner, collector, &shutdown, share)
     } else {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -174,18 +177,22 @@ fn one_path(text: &[u8], dry: bool, sync: bool) -> Left {
 }
 
 #[test]
-fn the_one_thread_path_writes_what_the_pipeline_writes() {
+fn the_dry_run_threads_write_what_the_pipeline_writes() {
     let mut kinds_seen = [false; Kind::ALL.len()];
     for seed in 0..12 {
         let shape = seed as usize % HEADERS.len();
-        let mut text = varied_csv(seed, shape, 400);
+        // Seed 0 spans batches (1024 records each), the others one.
+        let rows = if seed == 0 { 2600 } else { 400 };
+        let mut text = varied_csv(seed, shape, rows);
         if seed % 4 == 1 {
             text.insert(0, '\u{FEFF}');
         }
         // `dry: false` without a sender too: rows to send are `not_attempted` on both paths.
         for dry in [true, false] {
-            let pipeline = one_path(text.as_bytes(), dry, false);
-            let one_thread = one_path(text.as_bytes(), dry, true);
+            let pipeline = one_path(text.as_bytes(), dry, false, None);
+            // However the planning is split between the two threads.
+            let share = [None, Some(0), Some(3), Some(Share::STEPS)][seed as usize % 4];
+            let one_thread = one_path(text.as_bytes(), dry, true, share);
             assert!(pipeline.3 && one_thread.3, "seed {seed}: both complete");
             assert_eq!(pipeline.2, one_thread.2, "seed {seed}: counts");
             assert!(
@@ -213,8 +220,8 @@ fn the_one_thread_path_writes_what_the_pipeline_writes() {
 fn a_read_error_stops_both_paths_after_the_same_rows() {
     let mut text = varied_csv(99, 0, 50).into_bytes();
     text.extend_from_slice(b"bad\xFF@x.co,,,,,\nlate@x.co,,,,,\n");
-    let pipeline = one_path(&text, true, false);
-    let one_thread = one_path(&text, true, true);
+    let pipeline = one_path(&text, true, false, None);
+    let one_thread = one_path(&text, true, true, Some(5));
     assert!(!pipeline.3 && !one_thread.3);
     assert_eq!(pipeline.0, one_thread.0);
     assert_eq!(pipeline.2, one_thread.2);
