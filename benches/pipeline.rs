@@ -174,7 +174,7 @@ fn results_write(c: &mut Criterion) {
         b.iter(|| {
             for r in &records {
                 writer
-                    .write(r.number, &r.fields, black_box(&created))
+                    .write(r.number, &r.fields, r.unquoted, black_box(&created))
                     .expect("write to /dev/null");
             }
         })

@@ -231,10 +231,22 @@ impl ResultsWriter {
 
     /// One line: the row's cells (padded or cut to the header's width, so the result columns
     /// always line up; extra cells are quoted in `_message` by the caller) and its outcome.
-    pub fn write(&mut self, row: u64, cells: &[String], outcome: &Outcome) -> io::Result<()> {
+    /// `unquoted`: no cell holds a comma, a quote, CR or LF ([`crate::csv_in::Record`]'s
+    /// hint), so none is searched for one.
+    pub fn write(
+        &mut self,
+        row: u64,
+        cells: &[String],
+        unquoted: bool,
+        outcome: &Outcome,
+    ) -> io::Result<()> {
         let line = &mut self.line;
         for i in 0..self.width {
-            push_field(line, cells.get(i).map_or(b"", |c| c.as_bytes()));
+            let cell = cells.get(i).map_or(b"".as_slice(), |c| c.as_bytes());
+            match unquoted {
+                true => line.extend_from_slice(cell),
+                false => push_field(line, cell),
+            }
             line.push(b',');
         }
         let mut number = itoa::Buffer::new();
@@ -478,7 +490,7 @@ mod tests {
         invalid.http_status = Some(422);
         invalid.error_code = Some("VALIDATION_ERROR".into());
         invalid.details = Some(details);
-        w.write(1, &["bad".into()], &invalid).unwrap();
+        w.write(1, &["bad".into()], true, &invalid).unwrap();
         let mut created = Outcome::new(Kind::Created);
         created.http_status = Some(201);
         created.contact_id = Some(7);
@@ -486,6 +498,7 @@ mod tests {
         w.write(
             2,
             &["a@b.co".into(), "A, B".into(), "extra".into()],
+            false,
             &created,
         )
         .unwrap();

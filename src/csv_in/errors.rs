@@ -18,6 +18,10 @@ pub struct Record {
     /// Cells as parsed, not trimmed; an over-long cell is `""` (see `problem`).
     pub fields: Vec<String>,
     pub problem: Option<RecordProblem>,
+    /// A hint, not content: set when the record came from a comma-separated line without a
+    /// quote (the reader's plain path), so that no cell holds a comma, a quote, CR or LF and
+    /// a comma-separated writer copies the cells without looking for what to quote.
+    pub unquoted: bool,
 }
 
 /// Row-level problems: the caller reports the row as invalid and goes on.

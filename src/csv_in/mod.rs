@@ -186,6 +186,7 @@ impl CsvInput {
         number: Option<u64>,
     ) -> Result<bool, InputError> {
         rec.problem = None;
+        rec.unquoted = false;
         if self.failed {
             return Ok(false);
         }

@@ -2,8 +2,8 @@
 //!
 //! Almost every record of a real file is such a line, and for it `csv_core`'s parse is simply
 //! the line split at the delimiter: without a `"` no quoting starts, and the line's first CR
-//! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines with a few
-//! vectorised searches (the line end, a quote, the delimiters) and one UTF-8 check instead of
+//! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines with two
+//! vectorised searches (the line end or a quote, then the delimiters) and one UTF-8 check instead of
 //! driving `csv_core` field by field, which costs several times more per byte. Anything else
 //! (a quote, a line end beyond the buffer, a line over the cell or record limit, text a
 //! decoder flagged, bytes that are no UTF-8) is left to the general path, which names the
@@ -19,14 +19,17 @@ impl CsvInput {
         if !self.plain_lines {
             return false;
         }
-        // Vectorised searches (`memchr`): the line's end, then a quote in it, then its
+        // Vectorised searches (`memchr`): the line's end or a quote before it in one, then its
         // delimiters. A byte-at-a-time loop, or `str::split` searching anew for every short
         // cell, cost more than the rest of the row's parse.
         let delimiter = self.dialect.delimiter;
         let rest = &self.buf[self.pos..self.end];
-        let Some(end) = memchr::memchr2(b'\n', b'\r', rest) else {
+        let Some(end) = memchr::memchr3(b'\n', b'\r', b'"', rest) else {
             return false;
         };
+        if rest[end] == b'"' {
+            return false;
+        }
         let line = &rest[..end];
         let terminator = match (rest[end], rest.get(end + 1)) {
             (b'\r', Some(b'\n')) => 2,
@@ -35,10 +38,7 @@ impl CsvInput {
             _ => 1,
         };
         // Cells and the record, delimiters counted, are at most the line.
-        if line.len() > self.max_field
-            || line.len() >= self.max_record
-            || memchr::memchr(b'"', line).is_some()
-        {
+        if line.len() > self.max_field || line.len() >= self.max_record {
             return false;
         }
         let Ok(text) = std::str::from_utf8(line) else {
@@ -68,6 +68,7 @@ impl CsvInput {
         }
         rec.fields.truncate(found.min(MAX_COLUMNS));
         rec.problem = width_problem(rec, expected, found);
+        rec.unquoted = delimiter == b',';
         self.prev_cr = terminator == 1 && rest[end] == b'\r';
         self.pos += end + terminator;
         self.lines += 1;
@@ -95,7 +96,11 @@ mod tests {
         let mut rec = Record::default();
         loop {
             match input.read_record(&mut rec) {
-                Ok(true) => out.push(Ok(rec.clone())),
+                // The plain path's hint aside, the same record.
+                Ok(true) => out.push(Ok(Record {
+                    unquoted: false,
+                    ..rec.clone()
+                })),
                 Ok(false) => return out,
                 Err(e) => {
                     out.push(Err(e.to_string()));

@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 use super::journal::Shared;
 use super::send::Refused;
 use crate::api::client::Client;
-use crate::csv_in::InputError;
+use crate::csv_in::{InputError, Record};
 use crate::exit::Fatal;
 use crate::results::{Kind, Outcome, RejectsWriter, ResultsWriter};
 use crate::shutdown::Shutdown;
@@ -262,16 +262,16 @@ impl Collector {
         written
     }
 
-    /// The dry run's one-thread path ([`super::dry`]): `row` is always the next one, written
-    /// at once from the reader's borrowed cells. Same counting, journaling and lines as
+    /// The dry run's path ([`super::dry`]): `record` is always the next one, written at once
+    /// from the reader's borrowed cells. Same counting, journaling and lines as
     /// [`Collector::run`]'s, which a test holds byte for byte.
     pub fn accept_next(
         &mut self,
-        row: u64,
-        cells: &[String],
+        record: &Record,
         outcome: &Outcome,
         replayed: bool,
     ) -> std::io::Result<()> {
+        let row = record.number;
         // After a failed write the next row is not advanced: nothing is written any more.
         debug_assert!(self.broken || row == self.next_row);
         self.counts.add(outcome.kind);
@@ -280,7 +280,7 @@ impl Collector {
         }
         let written = self
             .journal(row, outcome, replayed)
-            .and_then(|()| self.settle(cells, outcome));
+            .and_then(|()| self.settle(&record.fields, record.unquoted, outcome));
         self.broken = written.is_err();
         written
     }
@@ -296,11 +296,11 @@ impl Collector {
         self.journal(row, &outcome, replayed)?;
         if row == self.next_row && self.waiting.is_empty() {
             // In order already (every row of a dry run, most of a real one): no reordering.
-            return self.settle(&cells, &outcome);
+            return self.settle(&cells, false, &outcome);
         }
         self.waiting.insert(row, (cells, outcome, permit));
         while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
-            self.settle(&cells, &outcome)?;
+            self.settle(&cells, false, &outcome)?;
         }
         Ok(())
     }
@@ -320,7 +320,12 @@ impl Collector {
     /// Writes row `next_row`, whose turn it is, to the results (and rejects) file.
     /// By reference: the dry run writes most rows from one shared `would_create` outcome, and
     /// moving an outcome (about 140 bytes) in and out of calls was a tenth of its writer's time.
-    fn settle(&mut self, cells: &[String], outcome: &Outcome) -> std::io::Result<()> {
+    fn settle(
+        &mut self,
+        cells: &[String],
+        unquoted: bool,
+        outcome: &Outcome,
+    ) -> std::io::Result<()> {
         let changed;
         let mut outcome = outcome;
         // In input order, a duplicate's first occurrence is always settled by now.
@@ -340,7 +345,8 @@ impl Collector {
             self.failed_rows
                 .insert(self.next_row, outcome.error_code.clone());
         }
-        self.results.write(self.next_row, cells, outcome)?;
+        self.results
+            .write(self.next_row, cells, unquoted, outcome)?;
         if outcome.kind.is_reject() {
             self.rejects.write(cells, outcome)?;
         }

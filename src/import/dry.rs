@@ -38,13 +38,22 @@ use batch::{BATCHES, Batch, Decided, Share};
 const AHEAD: usize = 16;
 
 /// Reads, plans and writes every row; hands the collector back like [`super::pipeline`] does.
+/// `stream`: the input is a pipe, whose producer may make the reader wait for a line.
 pub fn run(
     input: CsvInput,
     planner: Planner,
     collector: Collector,
     shutdown: &Shutdown,
+    stream: bool,
 ) -> (Stop, Collector) {
-    split(input, planner, collector, shutdown, Share::adaptive())
+    split(
+        input,
+        planner,
+        collector,
+        shutdown,
+        Share::adaptive(),
+        stream,
+    )
 }
 
 /// [`run`] with the planning split by `share`.
@@ -54,6 +63,7 @@ fn split(
     mut collector: Collector,
     shutdown: &Shutdown,
     share: Share,
+    stream: bool,
 ) -> (Stop, Collector) {
     let (full_tx, full) = sync_channel::<Batch>(BATCHES);
     let (empty, empty_rx) = channel::<Batch>();
@@ -81,6 +91,7 @@ fn split(
             input,
             planner,
             share: &share,
+            stream,
         };
         std::thread::Builder::new()
             .name("csv-reader".into())
@@ -134,8 +145,7 @@ fn split(
                     }
                 }
                 let replayed = matches!(batch.rows[i], Decided::Planned { replayed: true, .. });
-                if let Err(e) =
-                    collector.accept_next(record.number, &record.fields, outcome, replayed)
+                if let Err(e) = collector.accept_next(record, outcome, replayed)
                     && halt(collect::write_stop(e))
                 {
                     break 'batches;
@@ -160,6 +170,9 @@ struct Stages<'s> {
     input: CsvInput,
     planner: Planner,
     share: &'s Share,
+    /// A pipe: a batch goes out as soon as the next line is not in the buffer yet (a file's
+    /// next read never waits on a producer, so it is not asked: a search a row).
+    stream: bool,
 }
 
 impl Stages<'_> {
@@ -199,7 +212,7 @@ impl Stages<'_> {
                         last = true;
                     }
                 }
-                if last || !self.input.line_buffered() {
+                if last || (self.stream && !self.input.line_buffered()) {
                     break;
                 }
             }

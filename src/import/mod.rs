@@ -161,9 +161,12 @@ pub async fn run(args: Args, ui: Arc<Ui>) -> Result<Exit, Fatal> {
         // Nothing to send: one thread, no async plumbing per row (see `dry`).
         None => {
             let shutdown = Arc::clone(&shutdown);
-            tokio::task::spawn_blocking(move || dry::run(input, planner, collector, &shutdown))
-                .await
-                .map_err(|e| Fatal::usage(format!("the dry run stopped: {e}")))?
+            let stream = plan.source.is_stream();
+            tokio::task::spawn_blocking(move || {
+                dry::run(input, planner, collector, &shutdown, stream)
+            })
+            .await
+            .map_err(|e| Fatal::usage(format!("the dry run stopped: {e}")))?
         }
         sender => {
             Pipeline {

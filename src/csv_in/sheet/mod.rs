@@ -319,6 +319,7 @@ impl SheetInput {
     /// CSV row with extra cells is; missing trailing cells read as empty.
     pub(super) fn read(&mut self, rec: &mut Record) -> bool {
         rec.problem = None;
+        rec.unquoted = false;
         rec.fields.clear();
         while self.next < self.range.height() && self.blank(self.next) {
             self.next += 1;

@@ -145,8 +145,10 @@ fn one_path(text: &[u8], dry: bool, sync: bool, share: Option<usize>) -> Left {
     );
     let shutdown = Shutdown::new();
     let (stop, collector) = if sync {
+        // Read as a pipe is read (batches cut where the buffer ends) when adaptive.
+        let stream = share.is_none();
         let share = share.map_or_else(Share::adaptive, Share::fixed);
-        split(input, planner, collector, &shutdown, share)
+        split(input, planner, collector, &shutdown, share, stream)
     } else {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
