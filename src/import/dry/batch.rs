@@ -68,13 +68,20 @@ impl Batch {
 
     /// Plans `records[i]` with `planner` into `rows[i]` (pushed when `i` is the next row).
     pub fn plan(&mut self, i: usize, planner: &mut Planner) {
-        let (outcome, replayed) = match planner.plan(&self.records[i], self.stopping) {
-            Work::Done(outcome) => (outcome, false),
-            Work::Settled(outcome) => (outcome, true),
+        let work = planner.plan(&self.records[i], self.stopping);
+        // Looked at in place: the usual outcome is a plain `would_create`, kept nowhere.
+        let (outcome, replayed) = match &work {
+            Work::Done(outcome) => (Some(outcome), false),
+            Work::Settled(outcome) => (Some(outcome), true),
             // A dry run's planner sends nothing; a row it would send is not attempted.
-            Work::Send(_) => (Outcome::new(Kind::NotAttempted), false),
+            Work::Send(_) => (None, false),
         };
-        let outcome = (outcome != Outcome::new(Kind::WouldCreate)).then(|| {
+        let outcome = match outcome {
+            Some(o) if *o == Outcome::new(Kind::WouldCreate) => None,
+            Some(o) => Some(o.clone()),
+            None => Some(Outcome::new(Kind::NotAttempted)),
+        };
+        let outcome = outcome.map(|outcome| {
             self.outcomes.push(outcome);
             (self.outcomes.len() - 1) as u32
         });
