@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::api::Details;
 use crate::files::Output;
 
+mod line;
+pub use line::LineFormat;
+use line::push_field;
+
 /// The column the rejects file adds: why the row was rejected.
 pub const REASON_COLUMN: &str = "_reason";
 
@@ -194,59 +198,17 @@ impl Outcome {
 
 /// Writes the results file, in input order.
 ///
-/// Each line is built straight from the borrowed cells at the end of a 256 KiB buffer, which
-/// goes to the file whenever it is full: this runs once per input row, so it allocates nothing,
-/// copies each byte once (a line built aside and then copied into a `BufWriter` cost a tenth
-/// of a dry run's writer thread in `memcpy`), and quotes exactly as the `csv` crate does by
-/// default ([`push_field`]), which a test checks. Whole lines only ever reach the file, and
-/// what is buffered is written on [`ResultsWriter::flush`] or, like a `BufWriter`, on drop.
+/// Each line is built at the end of a 256 KiB buffer ([`LineFormat`]), which goes to the file
+/// whenever it is full: this runs once per input row, so it allocates nothing and copies each
+/// byte once (a line built aside and then copied into a `BufWriter` cost a tenth of a dry
+/// run's writer thread in `memcpy`). Whole lines only ever reach the file, and what is
+/// buffered is written on [`ResultsWriter::flush`] or, like a `BufWriter`, on drop.
 pub struct ResultsWriter {
     out: Output,
+    format: LineFormat,
     width: usize,
     /// Complete lines not yet written.
     line: Vec<u8>,
-    /// The last row written, and its number in decimal.
-    row: RowNumber,
-}
-
-/// A row number in decimal, counted up in place: rows are written in order, and formatting
-/// each number afresh was a tenth of the line's cost.
-#[derive(Default)]
-struct RowNumber {
-    value: u64,
-    /// The digits, right-aligned: `digits[20 - len..]`.
-    digits: [u8; 20],
-    len: usize,
-}
-
-impl RowNumber {
-    /// The decimal digits of `row`.
-    fn of(&mut self, row: u64) -> &[u8] {
-        if self.len > 0 && self.value.checked_add(1) == Some(row) {
-            self.increment();
-        } else {
-            let mut buffer = itoa::Buffer::new();
-            let text = buffer.format(row).as_bytes();
-            self.len = text.len();
-            self.digits[20 - text.len()..].copy_from_slice(text);
-        }
-        self.value = row;
-        &self.digits[20 - self.len..]
-    }
-
-    /// Adds one to the digits: a carry through the trailing nines, one more digit at a power
-    /// of ten.
-    fn increment(&mut self) {
-        for at in (20 - self.len..20).rev() {
-            if self.digits[at] < b'9' {
-                self.digits[at] += 1;
-                return;
-            }
-            self.digits[at] = b'0';
-        }
-        self.len += 1;
-        self.digits[20 - self.len] = b'1';
-    }
 }
 
 /// What [`ResultsWriter`] buffers before writing.
@@ -256,10 +218,10 @@ impl ResultsWriter {
     pub fn create(path: &Path, headers: &[String]) -> io::Result<Self> {
         let mut writer = ResultsWriter {
             out: Output::fresh(path)?,
+            format: LineFormat::new(headers.len()),
             width: headers.len(),
             // Room for the last line past the mark, so the buffer rarely grows.
             line: Vec::with_capacity(RESULTS_BUFFER + 16 * 1024),
-            row: RowNumber::default(),
         };
         let header = headers.iter().map(String::as_str).chain(RESULT_COLUMNS);
         for (i, name) in header.enumerate() {
@@ -268,14 +230,18 @@ impl ResultsWriter {
             }
             push_field(&mut writer.line, name.as_bytes());
         }
+        writer.line.push(b'\n');
         writer.end_line()?;
         Ok(writer)
     }
 
-    /// One line: the row's cells (padded or cut to the header's width, so the result columns
-    /// always line up; extra cells are quoted in `_message` by the caller) and its outcome.
-    /// `unquoted`: no cell holds a comma, a quote, CR or LF ([`crate::csv_in::Record`]'s
-    /// hint), so none is searched for one.
+    /// A [`LineFormat`] for this file, for a thread that prepares lines ahead of their turn
+    /// ([`ResultsWriter::write_line`]).
+    pub fn line_format(&self) -> LineFormat {
+        LineFormat::new(self.width)
+    }
+
+    /// Row `row`'s line ([`LineFormat::push`]).
     pub fn write(
         &mut self,
         row: u64,
@@ -283,51 +249,18 @@ impl ResultsWriter {
         unquoted: bool,
         outcome: &Outcome,
     ) -> io::Result<()> {
-        let line = &mut self.line;
-        for i in 0..self.width {
-            let cell = cells.get(i).map_or(b"".as_slice(), |c| c.as_bytes());
-            match unquoted {
-                true => line.extend_from_slice(cell),
-                false => push_field(line, cell),
-            }
-            line.push(b',');
-        }
-        line.extend_from_slice(self.row.of(row));
-        let mut number = itoa::Buffer::new();
-        line.push(b',');
-        line.extend_from_slice(outcome.kind.as_str().as_bytes());
-        line.push(b',');
-        if let Some(status) = outcome.http_status {
-            line.extend_from_slice(number.format(status).as_bytes());
-        }
-        line.push(b',');
-        push_field(line, outcome.error_code.as_deref().unwrap_or("").as_bytes());
-        line.push(b',');
-        push_field(line, outcome.message.as_deref().unwrap_or("").as_bytes());
-        line.push(b',');
-        if let Some(details) = &outcome.details {
-            push_field(
-                line,
-                serde_json::to_string(details)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
-        }
-        line.push(b',');
-        if let Some(id) = outcome.contact_id {
-            line.extend_from_slice(number.format(id).as_bytes());
-        }
-        line.push(b',');
-        if outcome.attempts > 0 {
-            line.extend_from_slice(number.format(outcome.attempts).as_bytes());
-        }
-        line.push(b',');
-        push_field(line, outcome.steps.as_deref().unwrap_or("").as_bytes());
+        self.format
+            .push(&mut self.line, row, cells, unquoted, outcome);
+        self.end_line()
+    }
+
+    /// A line built by another [`LineFormat`] of this file, for the row whose turn it is.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.line.extend_from_slice(line);
         self.end_line()
     }
 
     fn end_line(&mut self) -> io::Result<()> {
-        self.line.push(b'\n');
         match self.line.len() >= RESULTS_BUFFER {
             true => self.write_buffered(),
             false => Ok(()),
@@ -357,53 +290,6 @@ impl Drop for ResultsWriter {
     fn drop(&mut self) {
         let _ = self.write_buffered();
     }
-}
-
-/// Appends one field as the `csv` crate's default writer would: quoted only when it holds a
-/// comma, a quote, CR or LF, with inner quotes doubled.
-fn push_field(line: &mut Vec<u8>, field: &[u8]) {
-    // Most outcome columns are empty: no call into `memcpy` for nothing.
-    if field.is_empty() {
-        return;
-    }
-    if !needs_quotes(field) {
-        line.extend_from_slice(field);
-        return;
-    }
-    line.push(b'"');
-    for &b in field {
-        if b == b'"' {
-            line.push(b'"');
-        }
-        line.push(b);
-    }
-    line.push(b'"');
-}
-
-/// Whether a field holds a comma, a quote, CR or LF. Eight bytes at a time (the exact
-/// zero-byte test on the word XOR each special byte), then the tail byte by byte: this runs
-/// over every cell of every row, and a loop of four compares and a branch per byte was more
-/// than half of the results writer's instructions.
-fn needs_quotes(field: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // Non-zero exactly when some byte of `word` is `b`.
-    let has = |word: u64, b: u8| {
-        let x = word ^ (ONES * u64::from(b));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
-    let mut words = field.chunks_exact(8);
-    let found = words.by_ref().any(|chunk| {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let word = u64::from_ne_bytes(word);
-        (has(word, b',') | has(word, b'"') | has(word, b'\r') | has(word, b'\n')) != 0
-    });
-    found
-        || words
-            .remainder()
-            .iter()
-            .any(|b| matches!(*b, b',' | b'"' | b'\r' | b'\n'))
 }
 
 /// Writes the rejects file: the original header and cells, plus one `_reason` column, in the
@@ -482,40 +368,6 @@ fn reason(outcome: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The hand-built line is byte for byte what the `csv` crate writes.
-        #[test]
-        fn fields_are_quoted_as_the_csv_crate_does(
-            fields in proptest::collection::vec("[a,\"\r\n é]{0,6}|[ab é]{14,40}[a,\"\r\n]?[ab é]{0,20}", 1..5)
-        ) {
-            let mut line = Vec::new();
-            for (i, f) in fields.iter().enumerate() {
-                if i > 0 {
-                    line.push(b',');
-                }
-                push_field(&mut line, f.as_bytes());
-            }
-            line.push(b'\n');
-            let mut reference = csv::WriterBuilder::new().flexible(true).from_writer(Vec::new());
-            reference.write_record(&fields).unwrap();
-            let reference = reference.into_inner().unwrap();
-            // The crate writes `""` for a record that is one empty field; results lines never are.
-            if fields.len() > 1 || !fields[0].is_empty() {
-                prop_assert_eq!(line, reference);
-            }
-        }
-    }
-
-    #[test]
-    fn row_numbers_count_up_as_itoa_formats_them() {
-        let mut n = RowNumber::default();
-        let rows = (1..=120_000u64).chain([7, 8, 999, 1000, u64::MAX - 1, u64::MAX, 0, 1]);
-        for row in rows {
-            assert_eq!(n.of(row), row.to_string().as_bytes(), "{row}");
-        }
-    }
 
     #[test]
     fn kinds_round_trip_and_classify() {

@@ -17,7 +17,7 @@ use super::send::Refused;
 use crate::api::client::Client;
 use crate::csv_in::{InputError, Record};
 use crate::exit::Fatal;
-use crate::results::{Kind, Outcome, RejectsWriter, ResultsWriter};
+use crate::results::{Kind, LineFormat, Outcome, RejectsWriter, ResultsWriter};
 use crate::shutdown::Shutdown;
 
 /// A row's final word, as produced by a worker.
@@ -263,13 +263,15 @@ impl Collector {
     }
 
     /// The dry run's path ([`super::dry`]): `record` is always the next one, written at once
-    /// from the reader's borrowed cells. Same counting, journaling and lines as
-    /// [`Collector::run`]'s, which a test holds byte for byte.
+    /// from the reader's borrowed cells, or as `line` when its results line was built ahead
+    /// (by a [`Collector::line_format`], for this very outcome). Same counting, journaling and
+    /// lines as [`Collector::run`]'s, which a test holds byte for byte.
     pub fn accept_next(
         &mut self,
         record: &Record,
         outcome: &Outcome,
         replayed: bool,
+        line: Option<&[u8]>,
     ) -> std::io::Result<()> {
         let row = record.number;
         // After a failed write the next row is not advanced: nothing is written any more.
@@ -280,7 +282,7 @@ impl Collector {
         }
         let written = self
             .journal(row, outcome, replayed)
-            .and_then(|()| self.settle(&record.fields, record.unquoted, outcome));
+            .and_then(|()| self.settle(&record.fields, record.unquoted, outcome, line));
         self.broken = written.is_err();
         written
     }
@@ -296,11 +298,11 @@ impl Collector {
         self.journal(row, &outcome, replayed)?;
         if row == self.next_row && self.waiting.is_empty() {
             // In order already (every row of a dry run, most of a real one): no reordering.
-            return self.settle(&cells, false, &outcome);
+            return self.settle(&cells, false, &outcome, None);
         }
         self.waiting.insert(row, (cells, outcome, permit));
         while let Some((cells, outcome, _permit)) = self.waiting.remove(&self.next_row) {
-            self.settle(&cells, false, &outcome)?;
+            self.settle(&cells, false, &outcome, None)?;
         }
         Ok(())
     }
@@ -325,6 +327,7 @@ impl Collector {
         cells: &[String],
         unquoted: bool,
         outcome: &Outcome,
+        mut line: Option<&[u8]>,
     ) -> std::io::Result<()> {
         let changed;
         let mut outcome = outcome;
@@ -338,6 +341,7 @@ impl Collector {
                 journal.record(self.next_row, &changed)?;
             }
             outcome = &changed;
+            line = None;
         }
         // A partial row's contact exists: its duplicates are harmless ones.
         let missing = outcome.kind.is_reject() && outcome.kind != Kind::Partial;
@@ -345,13 +349,22 @@ impl Collector {
             self.failed_rows
                 .insert(self.next_row, outcome.error_code.clone());
         }
-        self.results
-            .write(self.next_row, cells, unquoted, outcome)?;
+        match line {
+            Some(line) => self.results.write_line(line)?,
+            None => self
+                .results
+                .write(self.next_row, cells, unquoted, outcome)?,
+        }
         if outcome.kind.is_reject() {
             self.rejects.write(cells, outcome)?;
         }
         self.next_row += 1;
         Ok(())
+    }
+
+    /// For a thread that builds results lines ahead ([`Collector::accept_next`]).
+    pub fn line_format(&self) -> LineFormat {
+        self.results.line_format()
     }
 
     pub fn flush(&mut self) -> std::io::Result<()> {

@@ -28,7 +28,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, channel, sync_channel}
 use super::collect::{self, Collector, Stop};
 use super::plan::Planner;
 use crate::csv_in::CsvInput;
-use crate::results::{Kind, Outcome};
+use crate::results::{Kind, LineFormat, Outcome};
 use crate::shutdown::Shutdown;
 
 mod batch;
@@ -91,6 +91,7 @@ fn split(
             input,
             planner,
             share: &share,
+            format: collector.line_format(),
             stream,
         };
         std::thread::Builder::new()
@@ -123,7 +124,7 @@ fn split(
             if let Some(twin) = &mut twin {
                 for i in 0..batch.len {
                     if matches!(batch.rows[i], Decided::Unplanned) {
-                        batch.plan(i, twin);
+                        batch.plan(i, twin, None);
                     }
                 }
             }
@@ -134,6 +135,8 @@ fn split(
             }
             for (i, record) in batch.records[..batch.len].iter().enumerate() {
                 let mut outcome = batch.planned(i, &would_create);
+                // The line built ahead holds the planned outcome, not a duplicate's.
+                let mut line = batch.line(i);
                 let repeated;
                 if let (Some(later), Some((fp, key))) = (&mut later, batch.check(i)) {
                     if let Some((ahead, _)) = batch.check(i + AHEAD) {
@@ -141,11 +144,12 @@ fn split(
                     }
                     if let Some(found) = later.settle(fp, key, record.number) {
                         repeated = found;
+                        line = None;
                         outcome = &repeated;
                     }
                 }
                 let replayed = matches!(batch.rows[i], Decided::Planned { replayed: true, .. });
-                if let Err(e) = collector.accept_next(record, outcome, replayed)
+                if let Err(e) = collector.accept_next(record, outcome, replayed, line)
                     && halt(collect::write_stop(e))
                 {
                     break 'batches;
@@ -170,6 +174,8 @@ struct Stages<'s> {
     input: CsvInput,
     planner: Planner,
     share: &'s Share,
+    /// Builds the results lines of the rows this thread plans, ahead of their turn.
+    format: LineFormat,
     /// A pipe: a batch goes out as soon as the next line is not in the buffer yet (a file's
     /// next read never waits on a producer, so it is not asked: a search a row).
     stream: bool,
@@ -202,7 +208,7 @@ impl Stages<'_> {
                     Ok(true) => {
                         batch.len += 1;
                         match Share::reader_plans(share, i) {
-                            true => batch.plan(i, &mut self.planner),
+                            true => batch.plan(i, &mut self.planner, Some(&mut self.format)),
                             false => batch.rows.push(Decided::Unplanned),
                         }
                     }

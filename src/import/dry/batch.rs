@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::csv_in::{InputError, Record};
 use crate::import::plan::{Planner, Work};
-use crate::results::{Kind, Outcome};
+use crate::results::{Kind, LineFormat, Outcome};
 
 /// Records per hand-over: large enough that the hand-overs (a wake-up each) cost nothing per
 /// row, small enough that the batches in flight ([`BATCHES`]) stay about a MiB.
@@ -25,6 +25,8 @@ pub struct Batch {
     outcomes: Vec<Outcome>,
     /// The duplicate-check keys of the rows left unchecked, back to back.
     keys: String,
+    /// Results lines built by the reader for its planned outcomes, back to back.
+    lines: Vec<u8>,
     pub error: Option<InputError>,
 }
 
@@ -42,6 +44,9 @@ pub enum Decided {
         /// Left to the writer's duplicate check ([`crate::import::plan::LaterCheck`]): the
         /// key's fingerprint and where the key is in [`Batch::keys`].
         check: Option<(u64, u32, u32)>,
+        /// Where the row's results line for the planned outcome is in [`Batch::lines`],
+        /// when it was built ahead.
+        line: Option<(u32, u32)>,
     },
 }
 
@@ -54,6 +59,7 @@ impl Batch {
             rows: Vec::with_capacity(BATCH),
             outcomes: Vec::new(),
             keys: String::new(),
+            lines: Vec::new(),
             error: None,
         }
     }
@@ -64,11 +70,14 @@ impl Batch {
         self.rows.clear();
         self.outcomes.clear();
         self.keys.clear();
+        self.lines.clear();
     }
 
-    /// Plans `records[i]` with `planner` into `rows[i]` (pushed when `i` is the next row).
-    pub fn plan(&mut self, i: usize, planner: &mut Planner) {
-        let work = planner.plan(&self.records[i], self.stopping);
+    /// Plans `records[i]` with `planner` into `rows[i]` (pushed when `i` is the next row),
+    /// and builds its results line with `format` when given.
+    pub fn plan(&mut self, i: usize, planner: &mut Planner, format: Option<&mut LineFormat>) {
+        let record = &self.records[i];
+        let work = planner.plan(record, self.stopping);
         // Looked at in place: the usual outcome is a plain `would_create`, kept nowhere.
         let (outcome, replayed) = match &work {
             Work::Done(outcome) => (Some(outcome), false),
@@ -76,11 +85,26 @@ impl Batch {
             // A dry run's planner sends nothing; a row it would send is not attempted.
             Work::Send(_) => (None, false),
         };
+        let not_attempted;
         let outcome = match outcome {
-            Some(o) if *o == Outcome::new(Kind::WouldCreate) => None,
-            Some(o) => Some(o.clone()),
-            None => Some(Outcome::new(Kind::NotAttempted)),
+            Some(o) => o,
+            None => {
+                not_attempted = Outcome::new(Kind::NotAttempted);
+                &not_attempted
+            }
         };
+        let line = format.map(|format| {
+            let start = self.lines.len() as u32;
+            format.push(
+                &mut self.lines,
+                record.number,
+                &record.fields,
+                record.unquoted,
+                outcome,
+            );
+            (start, self.lines.len() as u32)
+        });
+        let outcome = (*outcome != Outcome::new(Kind::WouldCreate)).then(|| outcome.clone());
         let outcome = outcome.map(|outcome| {
             self.outcomes.push(outcome);
             (self.outcomes.len() - 1) as u32
@@ -94,6 +118,7 @@ impl Batch {
             outcome,
             replayed,
             check,
+            line,
         };
         match self.rows.get_mut(i) {
             Some(row) => *row = decided,
@@ -108,6 +133,17 @@ impl Batch {
                 outcome: Some(at), ..
             } => &self.outcomes[at as usize],
             _ => would_create,
+        }
+    }
+
+    /// Row `i`'s results line for its planned outcome, if it was built ahead.
+    pub fn line(&self, i: usize) -> Option<&[u8]> {
+        match self.rows[i] {
+            Decided::Planned {
+                line: Some((start, end)),
+                ..
+            } => Some(&self.lines[start as usize..end as usize]),
+            _ => None,
         }
     }
 
