@@ -12,6 +12,7 @@
 # Environment: NO_BUILD=1 skips the build; QUIET_WAIT=SECONDS (default 60) is how long to wait
 # for the 1-minute load average to drop under QUIET_LOAD (default 1.5) before each measurement
 # (the run goes on regardless, and the load is recorded); UNTHROTTLED_ROWS (default 100000),
+# UNTHROTTLED_REPEAT (default 3: the ceiling and the import back to back, best of each),
 # CONCURRENCIES (default "16 32 64"), DRY_SIZES (default "1000000 10000000": rows, all
 # distinct), DRY_EXTRA (default "10000000:100000": rows:distinct, empty for none),
 # DRY_REPEAT (default 3: xsv and the dry run back to back, best wall time of each) and
@@ -38,6 +39,7 @@ WORK=$(mktemp -d "$OUT/work.XXXXXX")
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_LOAD=${QUIET_LOAD:-1.5}
 UNTHROTTLED_ROWS=${UNTHROTTLED_ROWS:-100000}
+UNTHROTTLED_REPEAT=${UNTHROTTLED_REPEAT:-3}
 CONCURRENCIES=${CONCURRENCIES:-16 32 64}
 DRY_SIZES=${DRY_SIZES:-1000000 10000000}
 DRY_EXTRA=${DRY_EXTRA-10000000:100000}
@@ -183,17 +185,36 @@ scenario_unthrottled() {
         wait_quiet
         local load
         load=$(load1)
-        log "unthrottled: ceiling, $n requests, concurrency $c"
-        local ceiling
-        ceiling=$("$CEILING" --requests "$n" --concurrency "$c" 2>>"$OUT/logs/ceiling.log")
-        local ceil_rps
-        ceil_rps=$(jq '.requests_per_second' <<<"$ceiling")
-        log "unthrottled: import $n rows --rate unlimited --concurrency $c"
-        start_sandbox "unthrottled-c$c" --rate-limit off
-        local sb_cpu0 sb_cpu1
-        sb_cpu0=$(cpu_of "$SANDBOX_PID")
-        import_timed "unthrottled-c$c" "$file" --rate unlimited --concurrency "$c"
-        sb_cpu1=$(cpu_of "$SANDBOX_PID")
+        # The ceiling and the import back to back, UNTHROTTLED_REPEAT times; the best of each
+        # counts (either swings by a third from run to run on a shared machine).
+        local r ceiling="" ceil_rps="" best_rps="" best_times="" best_summary="" sb_cpu0 sb_cpu1 sb_best=""
+        for r in $(seq 1 "$UNTHROTTLED_REPEAT"); do
+            log "unthrottled: ceiling, $n requests, concurrency $c ($r/$UNTHROTTLED_REPEAT)"
+            local one one_rps
+            one=$("$CEILING" --requests "$n" --concurrency "$c" 2>>"$OUT/logs/ceiling.log")
+            one_rps=$(jq '.requests_per_second' <<<"$one")
+            if [ -z "$ceil_rps" ] || awk -v a="$one_rps" -v b="$ceil_rps" 'BEGIN { exit !(a > b) }'; then
+                ceiling=$one
+                ceil_rps=$one_rps
+            fi
+            log "unthrottled: import $n rows --rate unlimited --concurrency $c ($r/$UNTHROTTLED_REPEAT)"
+            start_sandbox "unthrottled-c$c" --rate-limit off
+            sb_cpu0=$(cpu_of "$SANDBOX_PID")
+            import_timed "unthrottled-c$c" "$file" --rate unlimited --concurrency "$c"
+            sb_cpu1=$(cpu_of "$SANDBOX_PID")
+            local this_rps
+            this_rps=$(jq '(.rows // 0) / (.elapsed_seconds // 1)' <<<"$SUMMARY")
+            if [ -z "$best_rps" ] || awk -v a="$this_rps" -v b="$best_rps" 'BEGIN { exit !(a > b) }'; then
+                best_rps=$this_rps
+                best_times=$TIMES
+                best_summary=$SUMMARY
+                sb_best="$sb_cpu0 $sb_cpu1"
+            fi
+            if [ "$r" -lt "$UNTHROTTLED_REPEAT" ]; then stop_sandbox; fi
+        done
+        TIMES=$best_times
+        SUMMARY=$best_summary
+        read -r sb_cpu0 sb_cpu1 <<<"$sb_best"
         local st
         st=$(stats)
         stop_sandbox

@@ -27,6 +27,11 @@ use axum::routing::post;
 use clap::Parser;
 use futures::StreamExt;
 
+/// The allocator `wolfeo-bulk` uses, so that the ceiling and the import differ only in what
+/// the import does per row.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 struct Args {
     /// Requests to send in total.

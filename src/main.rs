@@ -3,6 +3,12 @@
 use clap::Parser;
 use wolfeo_bulk::cli::Cli;
 
+/// mimalloc, not the system allocator: an unthrottled import spent a sixth of its CPU in
+/// glibc's malloc and free (a request's headers, bodies and futures), and the sandbox
+/// serving it as much.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = Cli::parse();
     let code = match wolfeo_bulk::run(cli) {
