@@ -61,7 +61,9 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
     let source = Source::from_arg(&args.input);
     let options = args.reading.options(args.limit);
     let scan = match &source {
-        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options)?),
+        Source::Path(path) if !source.is_stream() => {
+            Some(scan::scan(path, &options, !args.dry_run)?)
+        }
         _ => None,
     };
     let input = CsvInput::open(&source, &options)?;
