@@ -351,12 +351,22 @@ impl Planner {
             notes.extend(email.note);
             email.value
         });
+        // A field no column feeds is skipped without a call (most files map few of them).
         let mut texts = TEXT_FIELDS.map(|(field, _)| {
+            if !self.mapping.feeds(field) {
+                return None;
+            }
             self.mapping
                 .text(field, cells)
                 .map(|text| Cow::Borrowed(text.value))
         });
-        let bools = BOOL_FIELDS.map(|(field, _)| match self.mapping.consent(field, cells) {
+        let bools = BOOL_FIELDS.map(|(field, _)| {
+            if !self.mapping.feeds(field) {
+                return Consent::Absent;
+            }
+            self.mapping.consent(field, cells)
+        });
+        let bools = bools.map(|consent| match consent {
             Consent::Absent => None,
             Consent::Send(b, note) => {
                 notes.extend(note);

@@ -39,6 +39,13 @@ impl Mapping {
         )
     }
 
+    /// Whether any column feeds `f`: when none does, [`Mapping::text`] is `None` and
+    /// [`Mapping::consent`] is [`Consent::Absent`] for every row, so a caller may skip them.
+    pub fn feeds(&self, f: Field) -> bool {
+        !self.sources(f).is_empty()
+            || (f == Field::EmailMarketing && self.opted_out_export.is_some())
+    }
+
     /// The first non-empty cell among the field's direct and fallback columns.
     pub fn text<'a>(&self, f: Field, cells: &'a [String]) -> Option<Text<'a>> {
         let sources = self.sources(f);

@@ -138,6 +138,8 @@ fn mailchimp_unsubscribed_and_cleaned_exports_are_opted_out() {
             "Email Address,First Name,MEMBER_RATING,OPTIN_TIME,{extra},LEID,TAGS"
         ));
         let m = Mapping::resolve(&hs, &[]).unwrap();
+        // No column says email_marketing, yet the field is fed: the planner must ask.
+        assert!(m.feeds(Field::EmailMarketing) && !m.feeds(Field::Gdpr));
         assert_eq!(
             m.consent(Field::EmailMarketing, &cells("a@b.co,A,2,2020-01-01,,1,")),
             Consent::Send(false, None),
@@ -150,6 +152,7 @@ fn mailchimp_unsubscribed_and_cleaned_exports_are_opted_out() {
         assert_eq!(m.unmapped(), &[2, 3, 5]);
         // The user may say otherwise, explicitly.
         let m = Mapping::resolve(&hs, &ov(&[(extra, "-")])).unwrap();
+        assert!(!m.feeds(Field::EmailMarketing));
         assert_eq!(
             m.consent(Field::EmailMarketing, &cells("a@b.co,A,2,2020-01-01,,1,")),
             Consent::Absent
