@@ -185,6 +185,17 @@ impl Outcome {
     }
 
     /// Adds a note on how the row was read after whatever message the outcome has.
+    /// Nothing but its kind shows in the results line (the rest as [`Outcome::new`] leaves it).
+    pub fn is_bare(&self) -> bool {
+        self.http_status.is_none()
+            && self.error_code.is_none()
+            && self.message.is_none()
+            && self.details.is_none()
+            && self.contact_id.is_none()
+            && self.attempts == 0
+            && self.steps.is_none()
+    }
+
     pub fn with_note(mut self, note: Option<String>) -> Self {
         if let Some(note) = note {
             self.message = Some(match self.message.take() {

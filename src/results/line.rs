@@ -5,20 +5,28 @@
 //! cells into the caller's buffer: it allocates nothing, copies each byte once, and quotes
 //! exactly as the `csv` crate does by default ([`push_field`]), which a test checks.
 
-use super::Outcome;
+use super::{Kind, Outcome};
 
 /// How lines are built for one results file: its input width and the row number counter.
 pub struct LineFormat {
     width: usize,
     row: RowNumber,
+    /// The outcome columns of each [`Kind`] alone ([`Outcome::is_bare`]), by [`Kind::index`].
+    bare: [Vec<u8>; Kind::ALL.len()],
 }
 
 impl LineFormat {
     /// For a results file whose input has `width` columns.
     pub fn new(width: usize) -> Self {
+        let bare = Kind::ALL.map(|kind| {
+            let mut columns = Vec::new();
+            push_outcome(&mut columns, &Outcome::new(kind));
+            columns
+        });
         LineFormat {
             width,
             row: RowNumber::default(),
+            bare,
         }
     }
 
@@ -43,38 +51,47 @@ impl LineFormat {
             line.push(b',');
         }
         line.extend_from_slice(self.row.of(row));
-        let mut number = itoa::Buffer::new();
-        line.push(b',');
-        line.extend_from_slice(outcome.kind.as_str().as_bytes());
-        line.push(b',');
-        if let Some(status) = outcome.http_status {
-            line.extend_from_slice(number.format(status).as_bytes());
+        match outcome.is_bare() {
+            // The usual outcome is its kind alone: its columns are one constant.
+            true => line.extend_from_slice(&self.bare[outcome.kind.index()]),
+            false => push_outcome(line, outcome),
         }
-        line.push(b',');
-        push_field(line, outcome.error_code.as_deref().unwrap_or("").as_bytes());
-        line.push(b',');
-        push_field(line, outcome.message.as_deref().unwrap_or("").as_bytes());
-        line.push(b',');
-        if let Some(details) = &outcome.details {
-            push_field(
-                line,
-                serde_json::to_string(details)
-                    .unwrap_or_default()
-                    .as_bytes(),
-            );
-        }
-        line.push(b',');
-        if let Some(id) = outcome.contact_id {
-            line.extend_from_slice(number.format(id).as_bytes());
-        }
-        line.push(b',');
-        if outcome.attempts > 0 {
-            line.extend_from_slice(number.format(outcome.attempts).as_bytes());
-        }
-        line.push(b',');
-        push_field(line, outcome.steps.as_deref().unwrap_or("").as_bytes());
-        line.push(b'\n');
     }
+}
+
+/// The outcome columns after the row number, the line break included.
+fn push_outcome(line: &mut Vec<u8>, outcome: &Outcome) {
+    let mut number = itoa::Buffer::new();
+    line.push(b',');
+    line.extend_from_slice(outcome.kind.as_str().as_bytes());
+    line.push(b',');
+    if let Some(status) = outcome.http_status {
+        line.extend_from_slice(number.format(status).as_bytes());
+    }
+    line.push(b',');
+    push_field(line, outcome.error_code.as_deref().unwrap_or("").as_bytes());
+    line.push(b',');
+    push_field(line, outcome.message.as_deref().unwrap_or("").as_bytes());
+    line.push(b',');
+    if let Some(details) = &outcome.details {
+        push_field(
+            line,
+            serde_json::to_string(details)
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
+    line.push(b',');
+    if let Some(id) = outcome.contact_id {
+        line.extend_from_slice(number.format(id).as_bytes());
+    }
+    line.push(b',');
+    if outcome.attempts > 0 {
+        line.extend_from_slice(number.format(outcome.attempts).as_bytes());
+    }
+    line.push(b',');
+    push_field(line, outcome.steps.as_deref().unwrap_or("").as_bytes());
+    line.push(b'\n');
 }
 
 /// A row number in decimal, counted up in place: rows are written in order, and formatting
@@ -191,6 +208,33 @@ mod tests {
                 prop_assert_eq!(line, reference);
             }
         }
+    }
+
+    /// A bare outcome's constant columns are what the general path writes, for every kind;
+    /// an outcome with anything more takes the general path.
+    #[test]
+    fn bare_outcomes_are_written_as_the_general_path_writes_them() {
+        let mut format = LineFormat::new(2);
+        let cells = ["a@b.co".to_string(), "A".to_string()];
+        for kind in Kind::ALL {
+            let outcome = Outcome::new(kind);
+            assert!(outcome.is_bare());
+            let (mut fast, mut general) = (Vec::new(), b"a@b.co,A,7".to_vec());
+            format.push(&mut fast, 7, &cells, true, &outcome);
+            push_outcome(&mut general, &outcome);
+            assert_eq!(fast, general, "{kind:?}");
+            assert_eq!(
+                fast,
+                format!("a@b.co,A,7,{},,,,,,,\n", kind.as_str()).as_bytes()
+            );
+        }
+        let mut noted = Outcome::new(Kind::WouldCreate).with_message("note");
+        assert!(!noted.is_bare());
+        noted.message = None;
+        noted.attempts = 1;
+        let mut line = Vec::new();
+        format.push(&mut line, 8, &cells, true, &noted);
+        assert_eq!(line, b"a@b.co,A,8,would_create,,,,,,1,\n");
     }
 
     #[test]
