@@ -21,8 +21,8 @@ pub struct Scan {
 
 /// A spreadsheet's bytes are fingerprinted only: they are no text to check, and their line
 /// count means nothing (the caller takes [`csv_in::CsvInput::exact_records`] instead).
-/// `fingerprint`: compute [`Scan::hash`] (left empty otherwise: a dry run has no journal to
-/// match the file against, and hashing every byte is a few percent of its time).
+/// `fingerprint`: compute [`Scan::hash`] (left empty otherwise: a dry run and `verify` keep
+/// no journal to match the file against, and hashing every byte is a few percent of a run).
 pub fn scan(path: &Path, options: &csv_in::Options, fingerprint: bool) -> Result<Scan, Fatal> {
     let sheet = csv_in::is_spreadsheet(path);
     let fail = |e: std::io::Error| Fatal::usage(format!("{}: {e}", path.display()));

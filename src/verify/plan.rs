@@ -55,7 +55,7 @@ pub fn plan(args: &Args) -> Result<(Plan, CsvInput), Fatal> {
     let source = Source::from_arg(&args.input);
     let options = args.reading.options(args.limit);
     let scanned = match &source {
-        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options, true)?),
+        Source::Path(path) if !source.is_stream() => Some(scan::scan(path, &options, false)?),
         _ => None,
     };
     let output = args
