@@ -217,7 +217,6 @@ impl Outcome {
 pub struct ResultsWriter {
     out: Output,
     format: LineFormat,
-    width: usize,
     /// Complete lines not yet written.
     line: Vec<u8>,
 }
@@ -230,7 +229,6 @@ impl ResultsWriter {
         let mut writer = ResultsWriter {
             out: Output::fresh(path)?,
             format: LineFormat::new(headers.len()),
-            width: headers.len(),
             // Room for the last line past the mark, so the buffer rarely grows.
             line: Vec::with_capacity(RESULTS_BUFFER + 16 * 1024),
         };
@@ -249,7 +247,7 @@ impl ResultsWriter {
     /// A [`LineFormat`] for this file, for a thread that prepares lines ahead of their turn
     /// ([`ResultsWriter::write_line`]).
     pub fn line_format(&self) -> LineFormat {
-        LineFormat::new(self.width)
+        self.format.for_same_file()
     }
 
     /// Row `row`'s line ([`LineFormat::push`]).

@@ -8,7 +8,8 @@
 //! over each row's duplicate key and its fingerprint; this thread runs the duplicate check
 //! ([`super::plan::LaterCheck`], its memory warmed [`AHEAD`] rows ahead from those
 //! fingerprints) and hands the borrowed cells and their outcomes to
-//! [`Collector::accept_next`], which writes the results line in place. Most rows are a plain
+//! [`Collector::accept_next`], with the results line the reader built for the planned outcome
+//! (unless the check found a duplicate, whose line is built there). Most rows are a plain
 //! `would_create`, written from one shared outcome: no outcome is built or moved for them.
 //! Emptied batches go back to the reader.
 //!

@@ -362,17 +362,16 @@ impl Planner {
         });
         let bools = BOOL_FIELDS.map(|(field, _)| {
             if !self.mapping.feeds(field) {
-                return Consent::Absent;
+                return None;
             }
-            self.mapping.consent(field, cells)
-        });
-        let bools = bools.map(|consent| match consent {
-            Consent::Absent => None,
-            Consent::Send(b, note) => {
-                notes.extend(note);
-                Some(Flag::Bool(b))
+            match self.mapping.consent(field, cells) {
+                Consent::Absent => None,
+                Consent::Send(b, note) => {
+                    notes.extend(note);
+                    Some(Flag::Bool(b))
+                }
+                Consent::AsWritten(v) => Some(Flag::AsWritten(v)),
             }
-            Consent::AsWritten(v) => Some(Flag::AsWritten(v)),
         });
         let named = [
             (Field::Tags, &self.tags, TAG_IDS, Named::Tag),

@@ -30,6 +30,11 @@ impl LineFormat {
         }
     }
 
+    /// Another format for the same file (its own row counter), for another thread.
+    pub fn for_same_file(&self) -> Self {
+        LineFormat::new(self.width)
+    }
+
     /// Appends row `row`'s line, its line break included: the cells (padded or cut to the
     /// header's width, so the result columns always line up; extra cells are quoted in
     /// `_message` by the caller) and its outcome. `unquoted`: no cell holds a comma, a quote,

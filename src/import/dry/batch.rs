@@ -104,9 +104,8 @@ impl Batch {
             );
             (start, self.lines.len() as u32)
         });
-        let outcome = (*outcome != Outcome::new(Kind::WouldCreate)).then(|| outcome.clone());
-        let outcome = outcome.map(|outcome| {
-            self.outcomes.push(outcome);
+        let outcome = (*outcome != Outcome::new(Kind::WouldCreate)).then(|| {
+            self.outcomes.push(outcome.clone());
             (self.outcomes.len() - 1) as u32
         });
         let check = planner.left_unchecked().map(|(fingerprint, key)| {

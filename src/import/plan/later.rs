@@ -7,11 +7,11 @@
 //! same key and the same outcomes ([`super::check_duplicate`]); only the thread differs. The
 //! planner hands over each such row's key and its fingerprint (computed once, while the email
 //! is in its cache), so the writer's thread neither reads the email again nor hashes it, and
-//! can warm the set's memory a few rows ahead. That is
-//! exact because nothing the planner decides after the check depends on its answer except
-//! through the outcome, which [`LaterCheck::settle`] replaces: a resumed run (whose journal
-//! replays rows after the check) keeps the check in the planner. The dry run's test holds the
-//! files to the pipeline's byte for byte.
+//! can warm the set's memory a few rows ahead. That is exact because nothing the planner
+//! decides after the check depends on its answer except through the outcome, which
+//! [`LaterCheck::settle`] replaces: a resumed run (whose journal replays rows after the check)
+//! keeps the check in the planner. The dry run's test holds the files to the pipeline's byte
+//! for byte.
 
 use super::{Planner, repeated};
 use crate::import::dedupe::DupSet;
