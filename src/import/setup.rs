@@ -39,6 +39,8 @@ pub struct Plan {
     /// planner takes `previous`.
     pub run_state: RunState,
     pub resumed: bool,
+    /// `--dry-run`: nothing is sent and no journal is kept, so a stopped run is not resumed.
+    pub dry_run: bool,
     /// When the first run of this import started (kept across resumes): contacts created
     /// after it may be ours.
     pub run_started: chrono::DateTime<chrono::Utc>,
@@ -108,6 +110,7 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
         outputs,
         header,
         resumed: run_state.previous.is_some(),
+        dry_run: args.dry_run,
         run_state,
         run_started,
     };
@@ -158,6 +161,12 @@ impl Plan {
     /// What to do next after a run that stopped early: the exact `--resume` command for a
     /// file; for standard input, which rows still need sending.
     pub fn next_step(&self) -> String {
+        if self.dry_run {
+            // `--resume --dry-run` is refused: there is no journal to resume from.
+            return "a dry run keeps no journal and is not resumed: run it again to preview the \
+                    whole file"
+                .to_string();
+        }
         if self.source.is_stream() {
             return format!(
                 "{} is read once, as it arrives, and cannot be resumed: {} holds the outcome \

@@ -171,3 +171,32 @@ fn a_dry_run_whose_results_reader_goes_away_exits_zero() {
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
     assert_eq!(sb.stats().requests_total, 0);
 }
+
+/// An interrupted dry run does not say to `--resume` (which a dry run refuses: it keeps no
+/// journal); it says to run it again.
+#[test]
+fn an_interrupted_dry_run_says_to_run_it_again_not_to_resume() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let mut source = producer(&env).stdout(Stdio::piped()).spawn().unwrap();
+    let import = std_bin(&sb)
+        .current_dir(env.dir.path())
+        .args(["import", "-", "--dry-run", "--results", "r.csv"])
+        .stdin(source.stdout.take().unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first row's line (after the header) is written while the producer waits.
+    crate::harness::wait_for_lines(&env.path("r.csv"), 2);
+    crate::harness::terminate(&import);
+    std::fs::write(env.path("go"), "").unwrap();
+    let out = import.wait_with_output().unwrap();
+    source.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("a dry run keeps no journal and is not resumed: run it again"),
+        "{err}"
+    );
+    assert!(!err.contains("--resume"), "{err}");
+}
