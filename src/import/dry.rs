@@ -21,13 +21,19 @@
 //!
 //! Called by [`super::run`] on a blocking thread of the runtime, so the signal listener keeps
 //! running; an interrupt is handled as in the pipeline (the input is still read to its end,
-//! every row gets its line, the run ends as interrupted). Files are flushed whenever no batch
-//! is ready, so rows from a slow pipe get their lines at once.
+//! every row gets its line, the run ends as interrupted); a stream is not read after a stop, and
+//! a reader waiting on an idle producer is left behind after [`READER_GRACE`] (the producer's
+//! next line may never come). Files are flushed whenever no batch is ready, so rows from a slow
+//! pipe get their lines at once.
 
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::Arc;
+use std::sync::mpsc::{
+    Receiver, RecvTimeoutError, SyncSender, TryRecvError, channel, sync_channel,
+};
+use std::time::Duration;
 
 use super::collect::{self, Collector, Stop};
-use super::plan::Planner;
+use super::plan::{Planner, READER_GRACE};
 use crate::csv_in::CsvInput;
 use crate::results::{Kind, LineFormat, Outcome};
 use crate::shutdown::Shutdown;
@@ -44,7 +50,7 @@ pub fn run(
     input: CsvInput,
     planner: Planner,
     collector: Collector,
-    shutdown: &Shutdown,
+    shutdown: &Arc<Shutdown>,
     stream: bool,
 ) -> (Stop, Collector) {
     split(
@@ -62,10 +68,11 @@ fn split(
     input: CsvInput,
     mut planner: Planner,
     mut collector: Collector,
-    shutdown: &Shutdown,
+    shutdown: &Arc<Shutdown>,
     share: Share,
     stream: bool,
 ) -> (Stop, Collector) {
+    let share = Arc::new(share);
     let (full_tx, full) = sync_channel::<Batch>(BATCHES);
     let (empty, empty_rx) = channel::<Batch>();
     for _ in 0..BATCHES {
@@ -87,18 +94,21 @@ fn split(
         }
         closed
     };
-    std::thread::scope(|scope| {
-        let stages = Stages {
-            input,
-            planner,
-            share: &share,
-            format: collector.line_format(),
-            stream,
-        };
+    let stages = Stages {
+        input,
+        planner,
+        share: Arc::clone(&share),
+        format: collector.line_format(),
+        stream,
+    };
+    let reader = {
+        let shutdown = Arc::clone(shutdown);
         std::thread::Builder::new()
             .name("csv-reader".into())
-            .spawn_scoped(scope, move || stages.run(&empty_rx, &full_tx, shutdown))
-            .expect("spawning the reader thread");
+            .spawn(move || stages.run(&empty_rx, &full_tx, &shutdown))
+            .expect("spawning the reader thread")
+    };
+    {
         // Owned here, so that leaving this loop (or a panic in it) closes both channels and
         // the reader returns instead of waiting for a batch forever.
         let (full, empty) = (full, empty);
@@ -116,9 +126,9 @@ fn split(
                     {
                         break;
                     }
-                    match full.recv() {
-                        Ok(batch) => batch,
-                        Err(_) => break,
+                    match next_batch(&full, stream, shutdown) {
+                        Some(batch) => batch,
+                        None => break,
                     }
                 }
             };
@@ -162,19 +172,47 @@ fn split(
             // The reader may have stopped already: then the batch is simply dropped.
             let _ = empty.send(batch);
         }
-    });
+    }
+    // A stream's reader may be waiting on an idle producer: it is left behind, not joined.
+    if !stream || reader.is_finished() {
+        reader.join().expect("the reader thread does not panic");
+    }
     if let Err(e) = collector.flush() {
         halt(collect::write_stop(e));
     }
     (Stop::settle(stop, shutdown), collector)
 }
 
+/// Waits for the reader's next batch; `None` once it is gone. A stream's reader may wait on its
+/// producer forever: after a stop it gets [`READER_GRACE`] to hand over what it has read, then
+/// it is given up on (the rows it is still waiting for were never read).
+fn next_batch(full: &Receiver<Batch>, stream: bool, shutdown: &Shutdown) -> Option<Batch> {
+    if !stream {
+        return full.recv().ok();
+    }
+    const POLL: Duration = Duration::from_millis(50);
+    let mut waited_stopped = Duration::ZERO;
+    loop {
+        match full.recv_timeout(POLL) {
+            Ok(batch) => return Some(batch),
+            Err(RecvTimeoutError::Disconnected) => return None,
+            Err(RecvTimeoutError::Timeout) if shutdown.is_triggered() => {
+                waited_stopped += POLL;
+                if waited_stopped >= READER_GRACE {
+                    return None;
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+    }
+}
+
 /// What the reader thread owns: it reads each record and plans it while its cells are still
 /// in this core's cache (all of them, or its [`Share`] when the writer plans the others).
-struct Stages<'s> {
+struct Stages {
     input: CsvInput,
     planner: Planner,
-    share: &'s Share,
+    share: Arc<Share>,
     /// Builds the results lines of the rows this thread plans, ahead of their turn.
     format: LineFormat,
     /// A pipe: a batch goes out as soon as the next line is not in the buffer yet (a file's
@@ -182,11 +220,13 @@ struct Stages<'s> {
     stream: bool,
 }
 
-impl Stages<'_> {
+impl Stages {
     /// Fills emptied batches until the input ends or fails. A batch goes out early when the
     /// next record may wait on a slow producer. Whether the run is stopping is read once a
     /// batch (a flag behind a lock): a row decided a batch late is only `not_attempted` a
-    /// batch late, as in the pipeline, where rows in flight settle too.
+    /// batch late, as in the pipeline, where rows in flight settle too. After a stop, a file
+    /// is read to its end (every row gets its line) and a stream is not read further, as in
+    /// the pipeline ([`super::plan::spawn_reader`]).
     fn run(mut self, empty: &Receiver<Batch>, full: &SyncSender<Batch>, shutdown: &Shutdown) {
         loop {
             let mut batch = match empty.try_recv() {
@@ -200,7 +240,11 @@ impl Stages<'_> {
                     }
                 }
             };
-            batch.clear(shutdown.is_triggered());
+            let stopping = shutdown.is_triggered();
+            if stopping && self.stream {
+                return;
+            }
+            batch.clear(stopping);
             let share = self.share.get();
             let mut last = false;
             while batch.len < batch.records.len() {

@@ -19,7 +19,7 @@ use futures::future::{Either, Ready, ready};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use super::collect::{self, Collector, Gate, Stop};
-use super::plan::{Job, Planner, Work, spawn_reader};
+use super::plan::{Job, Planner, READER_GRACE, Work, spawn_reader};
 use super::send::RowSender;
 use super::steps::Proven;
 use crate::api::client::{Client, Purpose};
@@ -73,7 +73,7 @@ impl Pipeline {
         let reader = spawn_reader(input, planner, tx, Arc::clone(&shutdown), stream);
         let window = Arc::new(Semaphore::new(REORDER_WINDOW));
         let gate = Arc::new(Gate::new(concurrency, MAX_IN_FLIGHT));
-        let jobs = stream_from(rx)
+        let jobs = stream_from(rx, stream.then(|| Arc::clone(&shutdown)))
             .flat_map(futures::stream::iter)
             .then(|item| {
                 let window = Arc::clone(&window);
@@ -90,7 +90,10 @@ impl Pipeline {
         let stop = collector
             .run(jobs, &shutdown, client.as_deref(), &gate)
             .await;
-        reader.join().ok();
+        // A stream's reader may still wait on an idle producer: it is left behind, not joined.
+        if !stream || reader.is_finished() {
+            reader.join().ok();
+        }
         (stop, collector)
     }
 }
@@ -171,6 +174,25 @@ fn interrupted() -> Outcome {
     o
 }
 
-fn stream_from<T: Send + 'static>(mut rx: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+/// What the reader hands over, until it is done. The reader of a stream may wait on an idle
+/// producer forever: after a stop (`stop` given), it gets [`READER_GRACE`] to hand over what it
+/// has read, then is given up on (the rows it waits for were never read).
+fn stream_from<T: Send + 'static>(
+    rx: mpsc::Receiver<T>,
+    stop: Option<Arc<Shutdown>>,
+) -> impl futures::Stream<Item = T> {
+    futures::stream::unfold((rx, stop), |(mut rx, stop)| async move {
+        let next = match &stop {
+            None => rx.recv().await,
+            Some(shutdown) => tokio::select! {
+                biased;
+                next = rx.recv() => next,
+                () = async {
+                    shutdown.wait().await;
+                    tokio::time::sleep(READER_GRACE).await;
+                } => rx.try_recv().ok(),
+            },
+        };
+        next.map(|item| (item, (rx, stop)))
+    })
 }

@@ -478,6 +478,11 @@ fn custom_invalid(details: Details) -> Outcome {
 const READ_BATCH: usize = 64;
 const BATCH_LINGER: Duration = Duration::from_millis(10);
 
+/// How long a stopped run waits for the reader of a stream to hand over what it has read: a
+/// reader still waiting after that is waiting on its producer, whose next line may never come
+/// (`tail -f log | wolfeo-bulk import -`), and is left behind.
+pub const READER_GRACE: Duration = Duration::from_millis(500);
+
 pub fn spawn_reader(
     mut input: CsvInput,
     mut planner: Planner,
@@ -496,22 +501,25 @@ pub fn spawn_reader(
                 // resume re-reads it); a stream may never end (`producer | import -`), so it
                 // is not read further: the results hold every row read, and the stop message
                 // says to send the rows after the last one.
-                let stopped = stream && shutdown.is_triggered();
-                let last = match input.read_record(&mut record) {
-                    _ if stopped => true,
-                    Ok(false) => true,
-                    Ok(true) => {
-                        let work = planner.plan(&record, shutdown.is_triggered());
-                        batch.push(Ok(Job {
-                            row: record.number,
-                            cells: std::mem::take(&mut record.fields),
-                            work,
-                        }));
-                        false
-                    }
-                    Err(e) => {
-                        batch.push(Err(e));
-                        true
+                let last = if stream && shutdown.is_triggered() {
+                    // Not `read_record` first: a line read and dropped would be lost.
+                    true
+                } else {
+                    match input.read_record(&mut record) {
+                        Ok(false) => true,
+                        Ok(true) => {
+                            let work = planner.plan(&record, shutdown.is_triggered());
+                            batch.push(Ok(Job {
+                                row: record.number,
+                                cells: std::mem::take(&mut record.fields),
+                                work,
+                            }));
+                            false
+                        }
+                        Err(e) => {
+                            batch.push(Err(e));
+                            true
+                        }
                     }
                 };
                 // The next record may wait on a slow producer: hand over what is read first.

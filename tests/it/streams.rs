@@ -200,3 +200,53 @@ fn an_interrupted_dry_run_says_to_run_it_again_not_to_resume() {
     );
     assert!(!err.contains("--resume"), "{err}");
 }
+
+/// A stop while the producer is idle (`tail -f log | wolfeo-bulk import -`): the run must not
+/// wait for the producer's next line, which may never come. Every row read has its line, the
+/// run ends as interrupted within seconds, and the producer is still waiting when it does.
+fn a_stop_while_the_producer_is_idle_ends_at_once(extra: &[&str]) {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let mut source = producer(&env).stdout(Stdio::piped()).spawn().unwrap();
+    let import = std_bin(&sb)
+        .current_dir(env.dir.path())
+        .args(["import", "-", "--rate", "unlimited", "--results", "r.csv"])
+        .args(extra)
+        .stdin(source.stdout.take().unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    crate::harness::wait_for_lines(&env.path("r.csv"), 2);
+    let stopped = Instant::now();
+    crate::harness::terminate(&import);
+    // Were the stop to wait for the producer, the test fails instead of hanging.
+    let go = env.path("go");
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(20));
+        let _ = std::fs::write(go, "");
+    });
+    let out = import.wait_with_output().unwrap();
+    let took = stopped.elapsed();
+    assert!(
+        !env.path("go").exists(),
+        "the run waited for the producer ({took:?})"
+    );
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    std::fs::write(env.path("go"), "").unwrap();
+    source.wait().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let rows = results(&env.path("r.csv"));
+    assert_eq!(rows.len(), 1, "the one row read has its line");
+    assert_eq!(rows[0]["email"], "first@ex.com");
+}
+
+#[test]
+fn a_stop_while_the_producer_is_idle_ends_a_dry_run_at_once() {
+    a_stop_while_the_producer_is_idle_ends_at_once(&["--dry-run"]);
+}
+
+#[test]
+fn a_stop_while_the_producer_is_idle_ends_an_import_at_once() {
+    a_stop_while_the_producer_is_idle_ends_at_once(&[]);
+}
