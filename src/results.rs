@@ -196,6 +196,12 @@ impl Outcome {
             && self.steps.is_none()
     }
 
+    /// Equal to `Outcome::new(kind)`, without building one to compare with (a dry run asks it
+    /// of every row).
+    pub fn is_plain(&self, kind: Kind) -> bool {
+        self.kind == kind && self.is_bare() && !self.not_stored && self.duplicate_of.is_none()
+    }
+
     pub fn with_note(mut self, note: Option<String>) -> Self {
         if let Some(note) = note {
             self.message = Some(match self.message.take() {
@@ -377,6 +383,33 @@ fn reason(outcome: &Outcome) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `is_plain` is equality with a new outcome of the kind: every field that can differ
+    /// makes it false.
+    #[test]
+    fn is_plain_is_equality_with_a_new_outcome() {
+        let variants: Vec<fn(&mut Outcome)> = vec![
+            |_| {},
+            |o| o.http_status = Some(201),
+            |o| o.error_code = Some("X".into()),
+            |o| o.message = Some("m".into()),
+            |o| o.details = Some(Details::default()),
+            |o| o.contact_id = Some(7),
+            |o| o.attempts = 1,
+            |o| o.not_stored = true,
+            |o| o.steps = Some("create 201".into()),
+            |o| o.duplicate_of = std::num::NonZeroU64::new(3),
+        ];
+        for kind in Kind::ALL {
+            for change in &variants {
+                let mut o = Outcome::new(kind);
+                change(&mut o);
+                for asked in Kind::ALL {
+                    assert_eq!(o.is_plain(asked), o == Outcome::new(asked), "{o:?} {asked:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn kinds_round_trip_and_classify() {

@@ -104,7 +104,7 @@ impl Batch {
             );
             (start, self.lines.len() as u32)
         });
-        let outcome = (*outcome != Outcome::new(Kind::WouldCreate)).then(|| {
+        let outcome = (!outcome.is_plain(Kind::WouldCreate)).then(|| {
             self.outcomes.push(outcome.clone());
             (self.outcomes.len() - 1) as u32
         });
