@@ -405,7 +405,11 @@ mod tests {
                 let mut o = Outcome::new(kind);
                 change(&mut o);
                 for asked in Kind::ALL {
-                    assert_eq!(o.is_plain(asked), o == Outcome::new(asked), "{o:?} {asked:?}");
+                    assert_eq!(
+                        o.is_plain(asked),
+                        o == Outcome::new(asked),
+                        "{o:?} {asked:?}"
+                    );
                 }
             }
         }
