@@ -33,7 +33,7 @@ use std::sync::mpsc::{
 use std::time::Duration;
 
 use super::collect::{self, Collector, Stop};
-use super::plan::{Planner, READER_GRACE};
+use super::plan::{LaterCheck, Planner, READER_GRACE};
 use crate::csv_in::CsvInput;
 use crate::results::{Kind, LineFormat, Outcome};
 use crate::shutdown::Shutdown;
@@ -112,7 +112,7 @@ fn split(
         // Owned here, so that leaving this loop (or a panic in it) closes both channels and
         // the reader returns instead of waiting for a batch forever.
         let (full, empty) = (full, empty);
-        'batches: loop {
+        loop {
             let mut batch = match full.try_recv() {
                 Ok(batch) => batch,
                 Err(TryRecvError::Disconnected) => break,
@@ -132,39 +132,15 @@ fn split(
                     }
                 }
             };
-            if let Some(twin) = &mut twin {
-                for i in 0..batch.len {
-                    if matches!(batch.rows[i], Decided::Unplanned) {
-                        batch.plan(i, twin, None);
-                    }
-                }
-            }
-            if let Some(later) = &later {
-                (0..AHEAD)
-                    .filter_map(|i| batch.check(i))
-                    .for_each(|(fp, _)| later.prefetch(fp));
-            }
-            for (i, record) in batch.records[..batch.len].iter().enumerate() {
-                let mut outcome = batch.planned(i, &would_create);
-                // The line built ahead holds the planned outcome, not a duplicate's.
-                let mut line = batch.line(i);
-                let repeated;
-                if let (Some(later), Some((fp, key))) = (&mut later, batch.check(i)) {
-                    if let Some((ahead, _)) = batch.check(i + AHEAD) {
-                        later.prefetch(ahead);
-                    }
-                    if let Some(found) = later.settle(fp, key, record.number) {
-                        repeated = found;
-                        line = None;
-                        outcome = &repeated;
-                    }
-                }
-                let replayed = matches!(batch.rows[i], Decided::Planned { replayed: true, .. });
-                if let Err(e) = collector.accept_next(record, outcome, replayed, line)
-                    && halt(collect::write_stop(e))
-                {
-                    break 'batches;
-                }
+            if write_batch(
+                &mut batch,
+                twin.as_mut(),
+                later.as_mut(),
+                &mut collector,
+                &would_create,
+                &mut halt,
+            ) {
+                break;
             }
             if let Some(e) = batch.error.take() {
                 halt(Stop::Failed(e.into()));
@@ -181,6 +157,54 @@ fn split(
         halt(collect::write_stop(e));
     }
     (Stop::settle(stop, shutdown), collector)
+}
+
+/// Plans the rows the reader left (on `twin`), checks duplicates in order and hands every row
+/// of `batch` to the collector. True when nothing more is worth writing (`halt` says so: the
+/// reader of the results went away); a row after another write error is still counted.
+fn write_batch(
+    batch: &mut Batch,
+    twin: Option<&mut Planner>,
+    mut later: Option<&mut LaterCheck>,
+    collector: &mut Collector,
+    would_create: &Outcome,
+    halt: &mut impl FnMut(Stop) -> bool,
+) -> bool {
+    if let Some(twin) = twin {
+        for i in 0..batch.len {
+            if matches!(batch.rows[i], Decided::Unplanned) {
+                batch.plan(i, twin, None);
+            }
+        }
+    }
+    if let Some(later) = &later {
+        (0..AHEAD)
+            .filter_map(|i| batch.check(i))
+            .for_each(|(fp, _)| later.prefetch(fp));
+    }
+    for (i, record) in batch.records[..batch.len].iter().enumerate() {
+        let mut outcome = batch.planned(i, would_create);
+        // The line built ahead holds the planned outcome, not a duplicate's.
+        let mut line = batch.line(i);
+        let repeated;
+        if let (Some(later), Some((fp, key))) = (&mut later, batch.check(i)) {
+            if let Some((ahead, _)) = batch.check(i + AHEAD) {
+                later.prefetch(ahead);
+            }
+            if let Some(found) = later.settle(fp, key, record.number) {
+                repeated = found;
+                line = None;
+                outcome = &repeated;
+            }
+        }
+        let replayed = matches!(batch.rows[i], Decided::Planned { replayed: true, .. });
+        if let Err(e) = collector.accept_next(record, outcome, replayed, line)
+            && halt(collect::write_stop(e))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// Waits for the reader's next batch; `None` once it is gone. A stream's reader may wait on its
