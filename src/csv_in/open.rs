@@ -73,6 +73,7 @@ impl CsvInput {
             buf: vec![0; buf_size.max(1)],
             pos: 0,
             end: 0,
+            utf8_end: 0,
             eof: false,
             failed: false,
             decoded: false,

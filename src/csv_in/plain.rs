@@ -41,9 +41,18 @@ impl CsvInput {
         if line.len() > self.max_field || line.len() >= self.max_record {
             return false;
         }
-        let Ok(text) = std::str::from_utf8(line) else {
-            return false;
+        let text = match self.pos + end <= self.utf8_end {
+            // SAFETY: `buf[..utf8_end]` was checked to be UTF-8 when it was read and is not
+            // written until the next `fill`, which lowers `utf8_end` first; the line starts at
+            // `pos` (the buffer's start or just after a line break) and ends before one, both
+            // character boundaries, so it is a whole part of checked UTF-8.
+            true => unsafe { std::str::from_utf8_unchecked(line) },
+            false => match std::str::from_utf8(line) {
+                Ok(text) => text,
+                Err(_) => return false,
+            },
         };
+        debug_assert!(std::str::from_utf8(line).is_ok());
         if self.decoded && text.contains('\u{FFFD}') {
             return false;
         }
@@ -61,7 +70,7 @@ impl CsvInput {
                         f.clear();
                         f.push_str(cell);
                     }
-                    None => rec.fields.push(cell.to_string()),
+                    None => rec.fields.push(super::new_cell(cell)),
                 }
             }
             found += 1;
