@@ -76,6 +76,8 @@ pub struct CsvInput {
     /// Whether [`plain`]'s one-pass reading of quote-free lines is used (a test turns it off
     /// to compare).
     plain_lines: bool,
+    /// Where [`plain`] found the current line's delimiters (kept to reuse its memory).
+    cuts: Vec<usize>,
 }
 
 impl fmt::Debug for CsvInput {

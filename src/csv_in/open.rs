@@ -90,6 +90,7 @@ impl CsvInput {
             sheet: None,
             exact_records: None,
             plain_lines: true,
+            cuts: Vec::new(),
         }
     }
 

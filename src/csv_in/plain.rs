@@ -2,9 +2,10 @@
 //!
 //! Almost every record of a real file is such a line, and for it `csv_core`'s parse is simply
 //! the line split at the delimiter: without a `"` no quoting starts, and the line's first CR
-//! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines with two
-//! vectorised searches (the line end or a quote, then the delimiters) and one UTF-8 check instead of
-//! driving `csv_core` field by field, which costs several times more per byte. Anything else
+//! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines with one
+//! pass eight bytes at a time ([`scan_line`]: the line end or a quote, and the delimiters
+//! before it) instead of driving `csv_core` field by field, which costs several times more per
+//! byte. Anything else
 //! (a quote, a line end beyond the buffer, a line over the cell or record limit, text a
 //! decoder flagged, bytes that are no UTF-8) is left to the general path, which names the
 //! error exactly. A test reads varied input both ways and compares every record. Called by
@@ -19,12 +20,11 @@ impl CsvInput {
         if !self.plain_lines {
             return false;
         }
-        // Vectorised searches (`memchr`): the line's end or a quote before it in one, then its
-        // delimiters. A byte-at-a-time loop, or `str::split` searching anew for every short
-        // cell, cost more than the rest of the row's parse.
+        // One pass over the line for its end (or a quote) and its delimiters: two `memchr`
+        // searches (one a call per cell) cost more than the rest of the row's parse.
         let delimiter = self.dialect.delimiter;
         let rest = &self.buf[self.pos..self.end];
-        let Some(end) = memchr::memchr3(b'\n', b'\r', b'"', rest) else {
+        let Some(end) = scan_line(rest, delimiter, &mut self.cuts) else {
             return false;
         };
         if rest[end] == b'"' {
@@ -58,7 +58,7 @@ impl CsvInput {
         }
         // An ASCII delimiter always falls on a character boundary: every cut of valid UTF-8
         // is valid UTF-8.
-        let cuts = memchr::memchr_iter(delimiter, line).chain([line.len()]);
+        let cuts = self.cuts.iter().copied().chain([line.len()]);
         let mut found = 0;
         let mut start = 0;
         for at in cuts {
@@ -87,6 +87,54 @@ impl CsvInput {
         self.pos += end + terminator;
         self.lines += 1;
         true
+    }
+}
+
+/// Where the line at the start of `rest` ends (its first CR, LF or `"`), with the offsets of
+/// the `delimiter`s before that end in `cuts` (cleared first); `None` when `rest` has no end.
+/// Eight bytes at a time: a byte equal to `b` is found in a word without a branch a byte
+/// ([`equal`]), then the set bits are walked. A test holds it to a loop over the bytes.
+fn scan_line(rest: &[u8], delimiter: u8, cuts: &mut Vec<usize>) -> Option<usize> {
+    cuts.clear();
+    let mut words = rest.chunks_exact(8);
+    let mut at = 0;
+    for word in words.by_ref() {
+        let word = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        let ends = equal(word, b'\n') | equal(word, b'\r') | equal(word, b'"');
+        let mut delimiters = equal(word, delimiter);
+        if ends != 0 {
+            let end = ends.trailing_zeros();
+            delimiters &= (1u64 << end) - 1;
+            push_bits(delimiters, at, cuts);
+            return Some(at + end as usize / 8);
+        }
+        push_bits(delimiters, at, cuts);
+        at += 8;
+    }
+    for (i, &b) in words.remainder().iter().enumerate() {
+        match b {
+            b'\n' | b'\r' | b'"' => return Some(at + i),
+            _ if b == delimiter => cuts.push(at + i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The high bit of every byte of `word` that equals `b`, and no other bit. Exact: on the low
+/// seven bits, adding 0x7F sets the high bit of every byte but a zero one, without a carry
+/// into the next byte.
+fn equal(word: u64, b: u8) -> u64 {
+    const LOW: u64 = u64::from_ne_bytes([0x7F; 8]);
+    let x = word ^ (u64::from_ne_bytes([0x01; 8]) * u64::from(b));
+    !(((x & LOW) + LOW) | x | LOW)
+}
+
+/// The byte offsets (from `base`) of the bytes whose high bit `bits` has set.
+fn push_bits(mut bits: u64, base: usize, cuts: &mut Vec<usize>) {
+    while bits != 0 {
+        cuts.push(base + bits.trailing_zeros() as usize / 8);
+        bits &= bits - 1;
     }
 }
 
@@ -134,6 +182,33 @@ mod tests {
             let plain = records(text.as_bytes(), true, &opts);
             assert_eq!(plain, records(text.as_bytes(), false, &opts), "{width}");
             assert_eq!(plain.len(), 3);
+        }
+    }
+
+    /// `scan_line` against a loop over the bytes.
+    fn scan_slowly(rest: &[u8], delimiter: u8) -> (Option<usize>, Vec<usize>) {
+        let end = rest.iter().position(|b| matches!(b, b'\n' | b'\r' | b'"'));
+        let upto = end.unwrap_or(rest.len());
+        let cuts = (0..upto).filter(|&i| rest[i] == delimiter).collect();
+        (end, cuts)
+    }
+
+    proptest! {
+        #[test]
+        fn scan_line_finds_what_a_byte_loop_finds(
+            rest in proptest::collection::vec(
+                prop_oneof![
+                    Just(b','), Just(b';'), Just(b'\t'), Just(b'"'), Just(b'\r'), Just(b'\n'),
+                    Just(0x80), Just(0xAC), Just(0xFF), Just(0x00), Just(0x7F), any::<u8>(),
+                    Just(b'a'), Just(b'a'), Just(b'a'), Just(b'a'),
+                ],
+                0..100,
+            ),
+            delimiter in prop::sample::select(vec![b',', b';', b'\t', b'|', 0x80, 0x00]),
+        ) {
+            let mut cuts = vec![99];
+            let end = super::scan_line(&rest, delimiter, &mut cuts);
+            prop_assert_eq!((end, cuts), scan_slowly(&rest, delimiter));
         }
     }
 
