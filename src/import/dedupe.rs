@@ -7,7 +7,8 @@
 //! Memory stays bounded whatever the number of distinct emails (issue 18):
 //! - `tags` holds every key ever seen as a 16-bit tag in an open-addressing table (2 to 2.7 bytes
 //!   a key). It answers "certainly new" for almost every new key without looking further.
-//! - `recent` holds the latest keys in full (fingerprint, first row, bytes), up to [`Limits`].
+//! - `recent` holds the latest keys in full (fingerprint, first row, bytes), up to [`Limits`]
+//!   ([`recent`]).
 //! - `runs` holds the older ones, spilled sorted by fingerprint into unlinked temporary files
 //!   ([`runs`]); a tag hit costs one positioned read per run, and runs are merged so there are
 //!   never more than [`MAX_RUNS`].
@@ -19,10 +20,12 @@
 //! Called once per valid row: by [`super::plan::Planner`] in a real run, by the dry run's
 //! writer thread ([`super::plan::later`]) in a dry run.
 
+mod recent;
 mod runs;
 
 use std::io;
 
+use recent::Recent;
 use runs::Run;
 
 /// How a key becomes its fingerprint. Injected so a test can force collisions.
@@ -77,11 +80,12 @@ pub struct Limits {
     pub initial_tags: usize,
 }
 
-/// ~8 MB of recent keys; tags take 2 to 2.7 bytes a key (34 MB at 10M distinct emails).
-/// Measured: 68.6 MB peak RSS at 10M distinct with twice these recent limits, 64 MB is the goal.
+/// ~7 MB of recent keys (2 MiB of slots, 5 MiB of records); tags take 2 to 2.7 bytes a key
+/// (27 MB at 10M distinct emails). Measured: 68.6 MB peak RSS at 10M distinct with 16 MB of
+/// recent keys; 64 MB is the goal.
 pub const LIMITS: Limits = Limits {
     recent_keys: 1 << 17,
-    recent_bytes: 4 << 20,
+    recent_bytes: 5 << 20,
     initial_tags: 1 << 16,
 };
 
@@ -175,7 +179,7 @@ impl DupSet {
     /// that knows the next keys can overlap their cache misses. Changes nothing.
     pub fn prefetch(&self, fp: u64) {
         prefetch(&self.tags.slots[self.tags.home(fp)]);
-        prefetch(&self.recent.slots[self.recent.home(fp)]);
+        self.recent.prefetch(fp);
     }
 
     fn insert(&mut self, fp: u64, key: &[u8], row: u64) -> io::Result<()> {
@@ -184,8 +188,8 @@ impl DupSet {
         }
         self.tags.insert(fp);
         self.recent.push(fp, key, row);
-        let full = self.recent.len >= self.limits.recent_keys
-            || self.recent.arena.len() >= self.limits.recent_bytes;
+        let full = self.recent.len() >= self.limits.recent_keys
+            || self.recent.bytes() >= self.limits.recent_bytes;
         if full && !self.in_memory_only {
             match Run::write(self.recent.sorted()) {
                 Ok(run) => {
@@ -235,38 +239,8 @@ impl DupSet {
     }
 }
 
-/// `entries` sorted by fingerprint (the order among equal ones does not matter to a run).
-/// Fingerprints are uniform, so one counting pass on their top bits leaves buckets of about
-/// two entries in order, and an insertion sort finishes in one pass: several times cheaper
-/// than a comparison sort of 128k entries, at every spill.
-fn by_fingerprint(entries: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    const BITS: u32 = 16;
-    let bucket = |fp: u64| (fp >> (64 - BITS)) as usize;
-    let mut starts = vec![0usize; (1 << BITS) + 1];
-    for &(fp, _) in &entries {
-        starts[bucket(fp) + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    let mut out = vec![(0, 0); entries.len()];
-    for &entry in &entries {
-        let at = &mut starts[bucket(entry.0)];
-        out[*at] = entry;
-        *at += 1;
-    }
-    for i in 1..out.len() {
-        let mut j = i;
-        while j > 0 && out[j - 1].0 > out[j].0 {
-            out.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-    out
-}
-
 /// A hint to the CPU that `slot` will be read soon; nothing on other architectures.
-fn prefetch<T>(slot: &T) {
+pub(super) fn prefetch<T>(slot: &T) {
     // SAFETY: SSE is part of every x86_64 target, and a prefetch never faults or changes
     // memory; the pointer comes from a live reference anyway.
     #[cfg(target_arch = "x86_64")]
@@ -325,114 +299,6 @@ impl Tags {
         }
         self.slots[i] = Tags::tag(fp);
         self.len += 1;
-    }
-}
-
-/// The latest keys in full. `arena` holds records `row (u64) | len (u32) | key`; the index is
-/// open addressing over (fingerprint, arena offset + 1) pairs, offset 0 meaning empty, at most
-/// half full. A pair shares one cache line: a new key costs one miss here, not two.
-struct Recent {
-    arena: Vec<u8>,
-    slots: Vec<(u64, u64)>,
-    len: usize,
-}
-
-impl Recent {
-    fn new(keys: usize) -> Self {
-        let slots = (keys * 2).next_power_of_two().max(16);
-        Recent {
-            arena: Vec::new(),
-            slots: vec![(0, 0); slots],
-            len: 0,
-        }
-    }
-
-    fn record(&self, off: u64) -> (u64, &[u8]) {
-        let at = off as usize;
-        let row = u64::from_le_bytes(self.arena[at..at + 8].try_into().expect("8 bytes"));
-        let len = u32::from_le_bytes(self.arena[at + 8..at + 12].try_into().expect("4 bytes"));
-        (row, &self.arena[at + 12..at + 12 + len as usize])
-    }
-
-    fn home(&self, fp: u64) -> usize {
-        fp as usize & (self.slots.len() - 1)
-    }
-
-    fn find(&self, fp: u64, key: &[u8]) -> Option<u64> {
-        let mask = self.slots.len() - 1;
-        let mut i = self.home(fp);
-        while self.slots[i].1 != 0 {
-            if self.slots[i].0 == fp {
-                let (row, stored) = self.record(self.slots[i].1 - 1);
-                if stored == key {
-                    return Some(row);
-                }
-            }
-            i = (i + 1) & mask;
-        }
-        None
-    }
-
-    fn push(&mut self, fp: u64, key: &[u8], row: u64) {
-        if (self.len + 1) * 2 > self.slots.len() {
-            self.rehash(self.slots.len() * 2);
-        }
-        let off = self.arena.len() as u64;
-        self.arena.extend_from_slice(&row.to_le_bytes());
-        let len = u32::try_from(key.len()).expect("an email cell is far below 4 GiB");
-        self.arena.extend_from_slice(&len.to_le_bytes());
-        self.arena.extend_from_slice(key);
-        self.place(fp, off + 1);
-        self.len += 1;
-    }
-
-    fn place(&mut self, fp: u64, off_plus_one: u64) {
-        let mask = self.slots.len() - 1;
-        let mut i = fp as usize & mask;
-        while self.slots[i].1 != 0 {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = (fp, off_plus_one);
-    }
-
-    fn rehash(&mut self, slots: usize) {
-        let old: Vec<(u64, u64)> = self.entries().collect();
-        self.slots = vec![(0, 0); slots];
-        for (fp, off) in old {
-            self.place(fp, off + 1);
-        }
-    }
-
-    /// (fingerprint, arena offset) of every key.
-    fn entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let used = self.slots.iter().filter(|(_, o)| *o != 0);
-        used.map(|&(fp, o)| (fp, o - 1))
-    }
-
-    fn fingerprints(&self) -> impl Iterator<Item = u64> + '_ {
-        self.entries().map(|(fp, _)| fp)
-    }
-
-    /// Every key as (fingerprint, row, bytes), sorted by fingerprint: the order of a run.
-    /// Spilling is a pass over the whole table on the thread that checks rows, so the order
-    /// comes from [`by_fingerprint`] and each record's arena bytes are prefetched a few
-    /// records ahead of their (random) turn.
-    fn sorted(&self) -> impl ExactSizeIterator<Item = (u64, u64, &[u8])> + '_ {
-        let order = by_fingerprint(self.entries().collect());
-        (0..order.len()).map(move |i| {
-            if let Some(&(_, ahead)) = order.get(i + 8) {
-                prefetch(&self.arena[ahead as usize]);
-            }
-            let (fp, off) = order[i];
-            let (row, key) = self.record(off);
-            (fp, row, key)
-        })
-    }
-
-    fn clear(&mut self) {
-        self.arena.clear();
-        self.slots.fill((0, 0));
-        self.len = 0;
     }
 }
 

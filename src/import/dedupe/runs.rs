@@ -13,8 +13,9 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
+use super::recent::HEAD;
+
 const BLOCK: u64 = 4096;
-const HEAD: usize = 20;
 
 pub struct Run {
     file: File,
@@ -41,11 +42,25 @@ impl Writer {
         })
     }
 
-    fn push(&mut self, fp: u64, row: u64, key: &[u8]) -> io::Result<()> {
+    /// Starts a block at this record when the current one is full.
+    fn mark(&mut self, fp: u64) {
         if self.block_start.is_none_or(|s| self.len - s >= BLOCK) {
             self.index.push((fp, self.len));
             self.block_start = Some(self.len);
         }
+    }
+
+    /// A record already in a run's layout (`fp` is its first eight bytes): one copy.
+    fn push_record(&mut self, fp: u64, record: &[u8]) -> io::Result<()> {
+        debug_assert_eq!(record[..8], fp.to_le_bytes());
+        self.mark(fp);
+        self.out.write_all(record)?;
+        self.len += record.len() as u64;
+        Ok(())
+    }
+
+    fn push(&mut self, fp: u64, row: u64, key: &[u8]) -> io::Result<()> {
+        self.mark(fp);
         let len = u32::try_from(key.len()).map_err(io::Error::other)?;
         self.out.write_all(&fp.to_le_bytes())?;
         self.out.write_all(&row.to_le_bytes())?;
@@ -108,10 +123,11 @@ fn parse_head(head: &[u8]) -> (u64, u64, usize) {
 }
 
 impl Run {
-    pub fn write<'k>(records: impl Iterator<Item = (u64, u64, &'k [u8])>) -> io::Result<Run> {
+    /// A run of `records` (fingerprint, bytes in a run's layout), sorted by fingerprint.
+    pub fn write<'k>(records: impl Iterator<Item = (u64, &'k [u8])>) -> io::Result<Run> {
         let mut w = Writer::new()?;
-        for (fp, row, key) in records {
-            w.push(fp, row, key)?;
+        for (fp, record) in records {
+            w.push_record(fp, record)?;
         }
         w.finish()
     }

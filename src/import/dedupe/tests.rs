@@ -117,7 +117,7 @@ fn spill_order_is_fingerprint_order() {
                 (fp, i)
             })
             .collect();
-        let sorted = super::by_fingerprint(entries.clone());
+        let sorted = super::recent::by_fingerprint(entries.clone());
         entries.sort_unstable();
         let mut got = sorted.clone();
         got.sort_unstable();
