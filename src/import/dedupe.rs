@@ -100,8 +100,11 @@ pub struct DupSet {
     limits: Limits,
     tags: Tags,
     recent: Recent,
+    /// Full tables kept in memory because no temporary file could be created (each under
+    /// [`Limits`], so its offsets stay 32-bit): searched after `recent`.
+    kept: Vec<Recent>,
     runs: Vec<Run>,
-    /// A temporary file could not be created: every key stays in `recent` from now on.
+    /// A temporary file could not be created: every key stays in memory from now on.
     in_memory_only: bool,
     /// The tag table could not be rebuilt from the runs: no answer can be trusted any more.
     broken: bool,
@@ -121,6 +124,7 @@ impl DupSet {
             limits,
             tags: Tags::new(limits.initial_tags),
             recent: Recent::new(limits.recent_keys),
+            kept: Vec::new(),
             runs: Vec::new(),
             in_memory_only: false,
             broken: false,
@@ -155,7 +159,8 @@ impl DupSet {
             ));
         }
         if self.tags.contains(fp) {
-            if let Some(first_row) = self.recent.find(fp, key) {
+            let tables = std::iter::once(&self.recent).chain(&self.kept);
+            if let Some(first_row) = tables.into_iter().find_map(|t| t.find(fp, key)) {
                 return Ok(Seen::Repeat { first_row });
             }
             for run in &self.runs {
@@ -190,13 +195,24 @@ impl DupSet {
         self.recent.push(fp, key, row);
         let full = self.recent.len() >= self.limits.recent_keys
             || self.recent.bytes() >= self.limits.recent_bytes;
-        if full && !self.in_memory_only {
-            match Run::write(self.recent.sorted()) {
-                Ok(run) => {
-                    self.runs.push(run);
-                    self.recent.clear();
+        if full {
+            let spilled = !self.in_memory_only
+                && match Run::write(self.recent.sorted()) {
+                    Ok(run) => {
+                        self.runs.push(run);
+                        true
+                    }
+                    Err(_) => {
+                        self.in_memory_only = true;
+                        false
+                    }
+                };
+            match spilled {
+                true => self.recent.clear(),
+                false => {
+                    let next = Recent::new(self.limits.recent_keys);
+                    self.kept.push(std::mem::replace(&mut self.recent, next));
                 }
-                Err(_) => self.in_memory_only = true,
             }
             if self.runs.len() > MAX_RUNS {
                 self.merge_runs();
@@ -225,7 +241,10 @@ impl DupSet {
         let slots = self.tags.slots.len() * 2;
         self.tags = Tags::new(0);
         let mut tags = Tags::new(slots);
-        for fp in self.recent.fingerprints() {
+        for fp in std::iter::once(&self.recent)
+            .chain(&self.kept)
+            .flat_map(Recent::fingerprints)
+        {
             tags.insert(fp);
         }
         for run in &self.runs {

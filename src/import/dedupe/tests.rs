@@ -63,6 +63,30 @@ fn spills_merge_and_tag_growth_keep_every_answer() {
     assert_eq!(set.check(&email(500), 501).unwrap(), Seen::New);
 }
 
+/// No temporary file (an unwritable `$TMPDIR`): full tables are kept in memory, each under
+/// the limits, and every answer stays right.
+#[test]
+fn without_temporary_files_full_tables_stay_in_memory() {
+    for hash in [xxh3 as KeyHash, by_len] {
+        let mut set = DupSet::with(hash, TINY);
+        set.in_memory_only = true;
+        for i in 0..300 {
+            assert_eq!(
+                set.check(&email(i), i as u64 + 1).unwrap(),
+                Seen::New,
+                "{i}"
+            );
+        }
+        assert!(set.runs.is_empty() && set.kept.len() >= 300 / TINY.recent_keys - 1);
+        assert!(set.kept.iter().all(|t| t.len() <= TINY.recent_keys));
+        for i in 0..300 {
+            let first_row = i as u64 + 1;
+            assert_eq!(set.check(&email(i), 9).unwrap(), Seen::Repeat { first_row });
+        }
+        assert_eq!(set.check(&email(300), 301).unwrap(), Seen::New);
+    }
+}
+
 proptest! {
     /// The word-at-a-time test agrees with a byte loop, wherever the odd byte sits.
     #[test]
