@@ -184,7 +184,6 @@ impl Outcome {
         self
     }
 
-    /// Adds a note on how the row was read after whatever message the outcome has.
     /// Nothing but its kind shows in the results line (the rest as [`Outcome::new`] leaves it).
     pub fn is_bare(&self) -> bool {
         self.http_status.is_none()
@@ -202,6 +201,7 @@ impl Outcome {
         self.kind == kind && self.is_bare() && !self.not_stored && self.duplicate_of.is_none()
     }
 
+    /// Adds a note on how the row was read after whatever message the outcome has.
     pub fn with_note(mut self, note: Option<String>) -> Self {
         if let Some(note) = note {
             self.message = Some(match self.message.take() {

@@ -12,6 +12,14 @@ use super::prefetch;
 /// Bytes before a record's key: fingerprint, row, length.
 pub const HEAD: usize = 20;
 
+/// A record's head: (fingerprint, row, key length). The one reader of the layout that
+/// [`Recent::push`] writes, for the arena and for the runs alike.
+pub fn parse_head(head: &[u8]) -> (u64, u64, usize) {
+    let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+    let len = u32::from_le_bytes(head[16..20].try_into().expect("4 bytes"));
+    (word(0), word(8), len as usize)
+}
+
 pub struct Recent {
     arena: Vec<u8>,
     slots: Vec<(u32, u32)>,
@@ -39,16 +47,11 @@ impl Recent {
 
     /// The record at `at`: (fingerprint, row, key).
     fn record(&self, at: usize) -> (u64, u64, &[u8]) {
-        let word = |i: usize| u64::from_le_bytes(self.arena[i..i + 8].try_into().expect("8 bytes"));
-        let len = u32::from_le_bytes(self.arena[at + 16..at + 20].try_into().expect("4 bytes"));
-        (
-            word(at),
-            word(at + 8),
-            &self.arena[at + HEAD..at + HEAD + len as usize],
-        )
+        let (fp, row, len) = parse_head(&self.arena[at..at + HEAD]);
+        (fp, row, &self.arena[at + HEAD..at + HEAD + len])
     }
 
-    pub fn home(&self, fp: u64) -> usize {
+    fn home(&self, fp: u64) -> usize {
         (fp >> 32) as usize & (self.slots.len() - 1)
     }
 

@@ -13,7 +13,7 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
-use super::recent::HEAD;
+use super::recent::{HEAD, parse_head};
 
 const BLOCK: u64 = 4096;
 
@@ -59,17 +59,6 @@ impl Writer {
         Ok(())
     }
 
-    fn push(&mut self, fp: u64, row: u64, key: &[u8]) -> io::Result<()> {
-        self.mark(fp);
-        let len = u32::try_from(key.len()).map_err(io::Error::other)?;
-        self.out.write_all(&fp.to_le_bytes())?;
-        self.out.write_all(&row.to_le_bytes())?;
-        self.out.write_all(&len.to_le_bytes())?;
-        self.out.write_all(key)?;
-        self.len += (HEAD + key.len()) as u64;
-        Ok(())
-    }
-
     fn finish(self) -> io::Result<Run> {
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         Ok(Run {
@@ -96,30 +85,27 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// The next record's fingerprint and row, its key read into `key` (or skipped if `None`).
-    fn next(&mut self, key: Option<&mut Vec<u8>>) -> io::Result<Option<(u64, u64)>> {
+    /// The next record's fingerprint; the whole record (head and key) read into `record`, or
+    /// its key skipped if `None`.
+    fn next(&mut self, record: Option<&mut Vec<u8>>) -> io::Result<Option<u64>> {
         if self.left == 0 {
             return Ok(None);
         }
         let mut head = [0u8; HEAD];
         self.input.read_exact(&mut head)?;
-        let (fp, row, len) = parse_head(&head);
-        match key {
-            Some(key) => {
-                key.resize(len, 0);
-                self.input.read_exact(key)?;
+        let (fp, _, len) = parse_head(&head);
+        match record {
+            Some(record) => {
+                record.clear();
+                record.extend_from_slice(&head);
+                record.resize(HEAD + len, 0);
+                self.input.read_exact(&mut record[HEAD..])?;
             }
             None => self.input.seek_relative(len as i64)?,
         }
         self.left = self.left.saturating_sub((HEAD + len) as u64);
-        Ok(Some((fp, row)))
+        Ok(Some(fp))
     }
-}
-
-fn parse_head(head: &[u8]) -> (u64, u64, usize) {
-    let word = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
-    let len = u32::from_le_bytes(head[16..20].try_into().expect("4 bytes"));
-    (word(0), word(8), len as usize)
 }
 
 impl Run {
@@ -169,7 +155,7 @@ impl Run {
 
     pub fn for_each_fingerprint(&self, mut each: impl FnMut(u64)) -> io::Result<()> {
         let mut cursor = Cursor::new(self)?;
-        while let Some((fp, _)) = cursor.next(None)? {
+        while let Some(fp) = cursor.next(None)? {
             each(fp);
         }
         Ok(())
@@ -181,18 +167,18 @@ impl Run {
             .iter()
             .map(Cursor::new)
             .collect::<io::Result<Vec<_>>>()?;
-        let mut keys = vec![Vec::new(); runs.len()];
+        let mut records = vec![Vec::new(); runs.len()];
         let mut heap = BinaryHeap::new();
         for (i, cursor) in cursors.iter_mut().enumerate() {
-            if let Some((fp, row)) = cursor.next(Some(&mut keys[i]))? {
-                heap.push(Reverse((fp, i, row)));
+            if let Some(fp) = cursor.next(Some(&mut records[i]))? {
+                heap.push(Reverse((fp, i)));
             }
         }
         let mut w = Writer::new()?;
-        while let Some(Reverse((fp, i, row))) = heap.pop() {
-            w.push(fp, row, &keys[i])?;
-            if let Some((fp, row)) = cursors[i].next(Some(&mut keys[i]))? {
-                heap.push(Reverse((fp, i, row)));
+        while let Some(Reverse((fp, i))) = heap.pop() {
+            w.push_record(fp, &records[i])?;
+            if let Some(fp) = cursors[i].next(Some(&mut records[i]))? {
+                heap.push(Reverse((fp, i)));
             }
         }
         w.finish()
