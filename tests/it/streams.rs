@@ -239,6 +239,15 @@ fn a_stop_while_the_producer_is_idle_ends_at_once(extra: &[&str]) {
     let rows = results(&env.path("r.csv"));
     assert_eq!(rows.len(), 1, "the one row read has its line");
     assert_eq!(rows[0]["email"], "first@ex.com");
+    // What the server stored: the one row read, created once (nothing in a dry run).
+    let stored: Vec<String> = sb.contacts().into_iter().map(|c| c.email).collect();
+    match extra.contains(&"--dry-run") {
+        true => assert!(stored.is_empty(), "{stored:?}"),
+        false => {
+            assert_eq!(stored, ["first@ex.com"]);
+            assert_eq!(rows[0]["_outcome"], "created");
+        }
+    }
 }
 
 #[test]
