@@ -151,11 +151,16 @@ impl Reporter {
                     Mode::Bar => {
                         // Short enough for 80 columns: "created 40 · invalid 6 · 9.9/s · ETA 26s".
                         let tail = tail.replace(&format!(" {unit}/s"), "/s");
+                        // A total that is an estimate (a dry run's) grows to what is done.
+                        if task_bar.length().is_some_and(|len| s.done > len) {
+                            task_bar.set_length(s.done);
+                        }
                         task_bar.set_position(s.done);
                         task_bar.set_message(format!("{} · {tail}", s.detail));
                     }
                     Mode::Plain => {
-                        let of = total.map(|t| format!("/{t}")).unwrap_or_default();
+                        let of = total.map(|t| format!("/{}", t.max(s.done)));
+                        let of = of.unwrap_or_default();
                         eprintln!("{label}: {}{of} {unit} · {} · {tail}", s.done, s.detail);
                     }
                     Mode::Quiet => {}

@@ -2,7 +2,7 @@
 //! the API is contacted.
 //!
 //! Opens and sniffs the input (a full scan for a file: size, hash, row estimate, encoding
-//! errors found before anything is sent), resolves the mapping, the output paths and their
+//! errors found before anything is sent; in a dry run, which sends nothing, only an estimate), resolves the mapping, the output paths and their
 //! collisions ([`super::outputs`]), and locks the journal to admit or refuse this run against
 //! what an earlier run left ([`super::journal::admit`]). Nothing is written here except the
 //! journal lock; every error is a usage error (exit 2: nothing was sent). Called by
@@ -63,9 +63,10 @@ pub fn plan(args: &Args, ui: &Ui) -> Result<(Plan, CsvInput), Fatal> {
     let source = Source::from_arg(&args.input);
     let options = args.reading.options(args.limit);
     let scan = match &source {
-        Source::Path(path) if !source.is_stream() => {
-            Some(scan::scan(path, &options, !args.dry_run)?)
-        }
+        Source::Path(path) if !source.is_stream() => Some(match args.dry_run {
+            true => scan::estimate(path, &options)?,
+            false => scan::scan(path, &options, true)?,
+        }),
         _ => None,
     };
     let input = CsvInput::open(&source, &options)?;

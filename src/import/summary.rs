@@ -202,6 +202,10 @@ pub fn print(ui: &Ui, e: &Envelope<ImportDetails>, rate: Rate) {
     if let Some(line) = e.budget.summary_line() {
         t.row("budget", line);
     }
+    if e.status == crate::summary::Status::Aborted {
+        // The counts above are what was settled before the error the last line names.
+        t.row("stopped", "on the error below".to_string());
+    }
     let elapsed = human_duration(Duration::from_secs_f64(e.elapsed_seconds));
     t.row(
         "elapsed",

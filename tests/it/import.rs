@@ -235,6 +235,51 @@ fn dry_run_validates_without_sending() {
     assert_eq!(sb.stats().requests_total, 0);
 }
 
+/// A dry run reads a file once, without the up-front scan a real run makes: a bad byte far
+/// down stops it with the same message (record, line, column, the `--encoding` hint), the rows
+/// before it keep their lines, and the summary says the run stopped; nothing is sent.
+#[test]
+fn a_dry_run_stops_at_a_bad_byte_with_the_rows_before_it() {
+    let env = Env::new();
+    let sb = sandbox(unlimited());
+    let mut bytes = b"email\n".to_vec();
+    for i in 0..3000 {
+        bytes.extend_from_slice(format!("user{i}@example.com\n").as_bytes());
+    }
+    bytes.extend_from_slice(b"caf\xE9@example.com\nlast@example.com\n");
+    let input = env.path("bad.csv");
+    std::fs::write(&input, bytes).unwrap();
+    let out = bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "record 3001 (line 3002) is not valid UTF-8 (byte 0xE9 in column 1)",
+        ))
+        .stderr(predicate::str::contains("--encoding windows-1252"))
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("stopped       on the error below"),
+        "{stderr}"
+    );
+    let rows = results(&env.path("bad.results.csv"));
+    assert_eq!(rows.len(), 3000);
+    assert!(rows.iter().all(|r| r["_outcome"] == "would_create"));
+    assert_eq!(sb.stats().requests_total, 0);
+    // A real run refuses the same file before its first row, leaving no results behind.
+    let real = env.path("real.csv");
+    bin(&sb)
+        .args(["import", input.to_str().unwrap(), "--results"])
+        .arg(&real)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("record 3001 (line 3002)"));
+    assert!(!real.exists());
+    assert_eq!(sb.stats().contacts_total, 0);
+}
+
 #[test]
 fn a_rejected_key_aborts_with_exit_3_before_any_row() {
     let env = Env::new();
