@@ -4,12 +4,11 @@
 //! the line split at the delimiter: without a `"` no quoting starts, and the line's first CR
 //! or LF ends the record (CR LF as one). [`CsvInput::read_plain`] takes those lines with one
 //! pass sixteen or eight bytes at a time ([`scan_line`]: the line end or a quote, and the
-//! delimiters before it) instead of driving `csv_core` field by field, which costs several times more per
-//! byte. Anything else
-//! (a quote, a line end beyond the buffer, a line over the cell or record limit, text a
-//! decoder flagged, bytes that are no UTF-8) is left to the general path, which names the
-//! error exactly. A test reads varied input both ways and compares every record. Called by
-//! [`CsvInput::read_into`] only.
+//! delimiters before it) instead of driving `csv_core` field by field, which costs several
+//! times more per byte. Anything else (a quote, a line end beyond the buffer, a line over the
+//! cell or record limit, text a decoder flagged, bytes that are no UTF-8) is left to the
+//! general path, which names the error exactly. A test reads varied input both ways and
+//! compares every record. Called by [`CsvInput::read_into`] only.
 
 use super::{CsvInput, MAX_COLUMNS, Record, width_problem};
 

@@ -3,7 +3,8 @@
 //! It fingerprints the bytes (size + xxh3-128) so `--resume` can refuse a changed file (a
 //! spreadsheet too: its bytes are fingerprinted the same way), counts lines for the progress
 //! bar's estimate, and checks UTF-8 up front: an encoding problem at row
-//! 900,000 must stop the run before row 1 is sent (exit 2, nothing sent), not halfway.
+//! 900,000 must stop the run before row 1 is sent (exit 2, nothing sent), not halfway. A dry
+//! run, which sends nothing, only estimates its rows ([`estimate`]).
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -15,8 +16,8 @@ pub struct Scan {
     pub size: u64,
     /// xxh3-128 of the bytes, for `--resume` to refuse a changed file; empty when not asked.
     pub hash: String,
-    /// Lines minus the header: exact for files without multi-line cells, extrapolated from
-    /// the start of the file in a dry run ([`estimate`]).
+    /// Lines minus the header: exact for files without multi-line cells; in a dry run,
+    /// estimated from pieces of the file ([`estimate`]).
     pub records_estimate: u64,
 }
 
