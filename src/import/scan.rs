@@ -34,7 +34,7 @@ pub fn scan(path: &Path, options: &csv_in::Options, fingerprint: bool) -> Result
     let mut buf = vec![0u8; 256 * 1024];
     let mut size = 0u64;
     let mut lines = 0u64;
-    let mut last = b'\n';
+    let mut last = None;
     let mut check_utf8 = options.encoding.is_none() && !sheet;
     let mut carry: Vec<u8> = Vec::new();
     let mut utf8_ok = true;
@@ -50,17 +50,14 @@ pub fn scan(path: &Path, options: &csv_in::Options, fingerprint: bool) -> Result
             hasher.update(chunk);
         }
         size += n as u64;
-        lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
-        last = chunk[n - 1];
+        lines += newlines(chunk);
+        last = Some(chunk[n - 1]);
         if check_utf8 && utf8_ok {
             utf8_ok = check_utf8_chunk(&mut carry, chunk);
         }
     }
     if !carry.is_empty() {
         utf8_ok = false;
-    }
-    if last != b'\n' && size > 0 {
-        lines += 1;
     }
     if check_utf8 && !utf8_ok {
         return Err(locate_encoding_error(path, options));
@@ -71,7 +68,7 @@ pub fn scan(path: &Path, options: &csv_in::Options, fingerprint: bool) -> Result
             true => format!("{:032x}", hasher.digest128()),
             false => String::new(),
         },
-        records_estimate: lines.saturating_sub(1 + options.skip_lines),
+        records_estimate: records(lines, last, options),
     })
 }
 
@@ -87,43 +84,45 @@ pub fn estimate(path: &Path, options: &csv_in::Options) -> Result<Scan, Fatal> {
     let fail = |e: std::io::Error| Fatal::usage(format!("{}: {e}", path.display()));
     let mut file = std::fs::File::open(path).map_err(fail)?;
     let size = file.metadata().map_err(fail)?.len();
-    let (mut lines, mut last) = (0u64, b'\n');
-    // The mean of the pieces' line lengths: a mean of their line densities would let the
-    // short lines of one piece outweigh the long lines of another.
-    let mut lengths = 0f64;
-    let mut piece = Vec::with_capacity(SAMPLE as usize);
-    let whole = size <= SAMPLE * SAMPLES;
-    let starts: Vec<u64> = match whole {
-        true => vec![0],
-        false => (0..SAMPLES)
-            .map(|k| (size - SAMPLE) * k / (SAMPLES - 1))
-            .collect(),
+    let records_estimate = if size <= SAMPLE * SAMPLES {
+        let mut text = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut text).map_err(fail)?;
+        records(newlines(&text), text.last().copied(), options)
+    } else {
+        // The mean of the pieces' line lengths: a mean of their line densities would let the
+        // short lines of one piece outweigh the long lines of another.
+        let mut lengths = 0f64;
+        let mut piece = Vec::with_capacity(SAMPLE as usize);
+        for k in 0..SAMPLES {
+            piece.clear();
+            let start = (size - SAMPLE) * k / (SAMPLES - 1);
+            file.seek(SeekFrom::Start(start)).map_err(fail)?;
+            (&mut file)
+                .take(SAMPLE)
+                .read_to_end(&mut piece)
+                .map_err(fail)?;
+            lengths += piece.len() as f64 / newlines(&piece).max(1) as f64;
+        }
+        let lines = size as f64 / (lengths / SAMPLES as f64).max(1.0);
+        records(lines as u64, None, options)
     };
-    let pieces = starts.len() as f64;
-    for start in starts {
-        piece.clear();
-        file.seek(SeekFrom::Start(start)).map_err(fail)?;
-        let limit = if whole { size } else { SAMPLE };
-        (&mut file)
-            .take(limit)
-            .read_to_end(&mut piece)
-            .map_err(fail)?;
-        let found = memchr::memchr_iter(b'\n', &piece).count() as u64;
-        lines += found;
-        lengths += piece.len() as f64 / found.max(1) as f64;
-        last = piece.last().copied().unwrap_or(last);
-    }
-    if whole && last != b'\n' {
-        lines += 1;
-    }
-    if !whole {
-        lines = (size as f64 / (lengths / pieces).max(1.0)) as u64;
-    }
     Ok(Scan {
         size,
         hash: String::new(),
-        records_estimate: lines.saturating_sub(1 + options.skip_lines),
+        records_estimate,
     })
+}
+
+/// Line breaks in `bytes`.
+fn newlines(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
+}
+
+/// The records after the header and `--skip-lines` in a text of `newlines` line breaks whose
+/// last byte is `last`: a last line without a break counts.
+fn records(newlines: u64, last: Option<u8>, options: &csv_in::Options) -> u64 {
+    let lines = newlines + u64::from(last.is_some_and(|b| b != b'\n'));
+    lines.saturating_sub(1 + options.skip_lines)
 }
 
 /// How much of a file [`estimate`] reads at each of its [`SAMPLES`] places.

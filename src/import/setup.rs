@@ -2,11 +2,11 @@
 //! the API is contacted.
 //!
 //! Opens and sniffs the input (a full scan for a file: size, hash, row estimate, encoding
-//! errors found before anything is sent; in a dry run, which sends nothing, only an estimate), resolves the mapping, the output paths and their
-//! collisions ([`super::outputs`]), and locks the journal to admit or refuse this run against
-//! what an earlier run left ([`super::journal::admit`]). Nothing is written here except the
-//! journal lock; every error is a usage error (exit 2: nothing was sent). Called by
-//! [`super::run`] before the session opens.
+//! errors found before anything is sent; in a dry run, which sends nothing, only an estimate),
+//! resolves the mapping, the output paths and their collisions ([`super::outputs`]), and locks
+//! the journal to admit or refuse this run against what an earlier run left
+//! ([`super::journal::admit`]). Nothing is written here except the journal lock; every error is
+//! a usage error (exit 2: nothing was sent). Called by [`super::run`] before the session opens.
 
 use std::path::Path;
 
